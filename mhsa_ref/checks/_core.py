@@ -1,0 +1,265 @@
+"""The machinery every named check uses: guarded calls, comparisons, and messages that teach.
+
+A check calls the learner's function through `call`, which records what the function really
+did (the ATen operators it dispatched, the Python functions it entered), so a forbidden API is
+caught however it was reached: an alias, `getattr`, a method, or a delegation to `mhsa_ref`.
+`expect_close` compares a result with the reference and, on a mismatch, names the likely mistake
+by testing the result against the outputs that known mistakes produce ("suspects").
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+import torch
+from torch import Tensor
+from torch.utils._python_dispatch import TorchDispatchMode
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_CHECKS_DIR = os.path.dirname(os.path.abspath(__file__))
+
+# Tolerances of the course: float64 within 1e-10, float32 within 1e-5; the half types follow
+# torch.testing's defaults for them.
+TOLERANCE = {
+    torch.float64: (1e-10, 1e-10),
+    torch.float32: (1e-5, 1e-5),
+    torch.bfloat16: (1.6e-2, 1e-2),
+    torch.float16: (1e-3, 1e-3),
+}
+
+
+class CheckFailure(AssertionError):
+    """A check did not pass; the message says what was expected, what came, and the likely cause."""
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What a learner function may not use.
+
+    ops: substrings of ATen operator names (e.g. "_softmax") mapped to what the learner wrote.
+    python: Python functions the learner may not enter, mapped to how they are usually called.
+    """
+
+    ops: Mapping[str, str] = field(default_factory=dict)
+    python: Mapping[Callable, str] = field(default_factory=dict)
+
+
+class _OpRecorder(TorchDispatchMode):
+    """Records the name of every ATen operator dispatched while active (works on any device)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ops: list[str] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.ops.append(func.overloadpacket.__name__)
+        return func(*args, **(kwargs or {}))
+
+
+def _is_reference_file(filename: str) -> bool:
+    path = os.path.abspath(filename)
+    return path.startswith(_PACKAGE_DIR + os.sep) and not path.startswith(_CHECKS_DIR + os.sep)
+
+
+def describe(x: object) -> str:
+    if isinstance(x, Tensor):
+        return f"shape {tuple(x.shape)} {str(x.dtype).replace('torch.', '')} on {x.device}"
+    if isinstance(x, tuple):
+        return "(" + ", ".join(describe(t) for t in x) + ")"
+    return repr(x) if not callable(x) else getattr(x, "__name__", repr(x))
+
+
+def call(fn: Callable, *args, name: str, rules: Rules = Rules(), context: str = "", **kwargs):
+    """Call the learner's `fn` and fail with a teaching message if it broke a rule or raised.
+
+    NotImplementedError passes through untouched: it is what an unfinished exercise raises.
+    """
+    recorder = _OpRecorder()
+    forbidden_code = {getattr(f, "__code__", None): how for f, how in rules.python.items()}
+    entered: list[str] = []
+
+    def profile(frame, event, arg):
+        if event == "call":
+            code = frame.f_code
+            if code in forbidden_code:
+                entered.append(forbidden_code[code])
+            elif _is_reference_file(code.co_filename):
+                entered.append(f"mhsa_ref ({code.co_name} in {os.path.basename(code.co_filename)})")
+
+    where = f" {context}" if context else ""
+    previous = sys.getprofile()
+    sys.setprofile(profile)
+    try:
+        with recorder:
+            result = fn(*args, **kwargs)
+    except (NotImplementedError, CheckFailure):
+        raise
+    except Exception as e:  # the learner's bug, reported in the learner's terms
+        raise CheckFailure(
+            f"`{name}` raised {type(e).__name__}: {e}\n  while called with {describe(args)}{where}."
+            + _exception_hint(e)
+        ) from e
+    finally:
+        sys.setprofile(previous)
+
+    for op in recorder.ops:
+        for banned, how in rules.ops.items():
+            if banned in op:
+                raise CheckFailure(
+                    f"`{name}` used {how} (it dispatched aten::{op}). This exercise asks you to write "
+                    f"it yourself from basic tensor operations; remove that call."
+                )
+    if entered:
+        first = entered[0]
+        if first.startswith("mhsa_ref"):
+            raise CheckFailure(
+                f"`{name}` called the course's reference implementation, {first}. Write your own "
+                f"version: the reference is what your code is graded against."
+            )
+        raise CheckFailure(f"`{name}` used {first}, which this exercise does not allow.")
+    return result
+
+
+def _exception_hint(e: Exception) -> str:
+    text = str(e)
+    if "device" in text and ("meta" in text or "cuda" in text or "cpu" in text):
+        return (
+            "\n  Likely cause: your function creates a tensor on a fixed device (often the CPU, the "
+            "default). Create new tensors on the inputs' device and dtype, e.g. "
+            "torch.zeros_like(x) or torch.ones(n, device=x.device, dtype=x.dtype)."
+        )
+    if "must match the size" in text or "broadcast" in text:
+        return (
+            "\n  Likely cause: a reduction without keepdim=True, so the result lost a dimension and no "
+            "longer lines up with x; or a transpose too many."
+        )
+    if "shape" in text or "size" in text or "dimension" in text:
+        return "\n  Likely cause: a transpose or a sum over the wrong dimension; print the shapes step by step."
+    return ""
+
+
+def randn(shape: tuple[int, ...], *, seed: int, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu") -> Tensor:
+    """Reproducible normal samples, drawn on the CPU in float64 then moved, so every device sees the same numbers."""
+    if torch.device(device).type == "meta":
+        return torch.empty(shape, dtype=dtype, device="meta")
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(shape, generator=g, dtype=torch.float64).to(device=device, dtype=dtype)
+
+
+def random_mask(shape: tuple[int, ...], *, seed: int, device: str | torch.device = "cpu", p: float = 0.5) -> Tensor:
+    """A boolean mask (True = may attend) in which every query row keeps at least one key."""
+    g = torch.Generator().manual_seed(seed)
+    mask = torch.rand(shape, generator=g) < p
+    keep = torch.randint(0, shape[-1], shape[:-1], generator=g)  # one allowed key per row
+    mask.scatter_(-1, keep.unsqueeze(-1), True)
+    return mask.to(device)
+
+
+def tolerance(dtype: torch.dtype) -> tuple[float, float]:
+    return TOLERANCE.get(dtype, (1e-5, 1e-5))
+
+
+def _close(a: Tensor, b: Tensor, atol: float, rtol: float) -> bool:
+    if a.shape != b.shape:
+        return False
+    a64, b64 = a.detach().to("cpu", torch.float64), b.detach().to("cpu", torch.float64)
+    return bool(torch.allclose(a64, b64, atol=atol, rtol=rtol, equal_nan=True))
+
+
+def _first_mismatch(got: Tensor, want: Tensor, atol: float, rtol: float) -> str:
+    g, w = got.detach().to("cpu", torch.float64), want.detach().to("cpu", torch.float64)
+    bad = ~torch.isclose(g, w, atol=atol, rtol=rtol, equal_nan=True)
+    idx = tuple(int(i) for i in bad.nonzero()[0])
+    row = idx[:-1]
+    fmt = lambda t: "[" + ", ".join(f"{v:.4g}" for v in t[row][:6].tolist()) + (", …]" if t.shape[-1] > 6 else "]")
+    diff = (g - w).abs().nan_to_num(nan=math.inf).max().item()
+    return (
+        f"  first difference at index {idx}: expected {w[idx].item():.6g}, got {g[idx].item():.6g} "
+        f"(largest |difference| {diff:.3g}).\n"
+        f"  expected row {row}: {fmt(w)}\n  your row     {row}: {fmt(g)}"
+    )
+
+
+def expect_tensor(got: object, want: Tensor, *, what: str, context: str) -> Tensor:
+    """Type, shape, dtype and device of `got` must be those of `want`."""
+    if not isinstance(got, Tensor):
+        raise CheckFailure(f"{what} should be a tensor of {describe(want)} {context}; got {type(got).__name__}.")
+    if got.shape != want.shape:
+        hint = ""
+        if got.dim() == want.dim() - 1:
+            hint = "\n  Likely cause: a reduction dropped a dimension; keep it with keepdim=True."
+        elif sorted(got.shape) == sorted(want.shape):
+            hint = "\n  Likely cause: dimensions in the wrong order (a missing or extra transpose)."
+        raise CheckFailure(f"Wrong shape for {what} {context}: got {tuple(got.shape)}, expected {tuple(want.shape)}.{hint}")
+    if got.dtype != want.dtype:
+        raise CheckFailure(
+            f"Wrong dtype for {what} {context}: got {got.dtype}, expected {want.dtype} (the inputs' dtype).\n"
+            f"  Likely cause: a tensor created without dtype=x.dtype, or a .float()/.double() call."
+        )
+    if got.device != want.device:
+        raise CheckFailure(
+            f"Wrong device for {what} {context}: got {got.device}, expected {want.device} (the inputs' device).\n"
+            f"  Likely cause: a tensor created without device=x.device, or a .cpu()/.to() call."
+        )
+    return got
+
+
+def expect_close(
+    got: object,
+    want: Tensor,
+    *,
+    what: str,
+    context: str,
+    suspects: Mapping[str, Callable[[], Tensor]] = {},
+    nan_hint: str = "an operation like 0/0, inf - inf or log(0); print the intermediate tensors.",
+) -> None:
+    """`got` must equal `want` within the dtype's tolerance; otherwise name the closest known mistake.
+
+    suspects: likely causes mapped to functions that compute what that mistake would return.
+    nan_hint: the likely cause to give when `got` has NaN where `want` has none.
+    """
+    expect_tensor(got, want, what=what, context=context)
+    atol, rtol = tolerance(want.dtype)
+    if _close(got, want, atol, rtol):
+        return
+    g = got.detach()
+    if torch.isnan(g).any() and not torch.isnan(want).any():
+        where = tuple(int(i) for i in torch.isnan(g).nonzero()[0])
+        raise CheckFailure(
+            f"NaN in {what} {context} (first at index {where}); the expected result has none."
+            + f"\n  Likely cause: {nan_hint}"
+        )
+    loose_atol, loose_rtol = max(atol, 1e-4), max(rtol, 1e-4)
+    for cause, make in suspects.items():
+        try:
+            candidate = make()
+        except Exception:  # a suspect that cannot be formed for these inputs says nothing
+            continue
+        if _close(got, candidate.to(g.dtype), loose_atol, loose_rtol):
+            raise CheckFailure(
+                f"Wrong values in {what} {context}.\n{_first_mismatch(got, want, atol, rtol)}\n"
+                f"  Likely cause: {cause}"
+            )
+    raise CheckFailure(f"Wrong values in {what} {context}.\n{_first_mismatch(got, want, atol, rtol)}")
+
+
+def passed(name: str, summary: str) -> None:
+    """Tell the learner what was checked; nbgrader only needs the absence of an exception."""
+    print(f"✔ {name}: {summary}")
+
+
+def on_cuda(fn: Callable[[], None]) -> str:
+    """Run `fn` with CUDA in strict float32 (TF32 off) when a GPU is present; say what happened."""
+    if not torch.cuda.is_available():
+        return "no CUDA device here, so the GPU run was skipped"
+    previous = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        fn()
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = previous
+    return f"also on {torch.cuda.get_device_name()}"
