@@ -1,0 +1,87 @@
+# The course's commands. On a fresh machine with Python 3.11: `make`, then `make test`.
+#
+#   make          install (once), build the site, regenerate exercises/, autograde the demo class
+#   make test     the whole test suite, on the CPU
+#   make lab      JupyterLab on exercises/ for learners, with nbgrader's extensions
+#   make bench    the benchmarks of benchmarks/ (results go to benchmarks/RESULTS.md by hand)
+#   make clean    remove everything generated except .venv
+#
+# Every step is a file target, so a second `make` with nothing changed reinstalls nothing and
+# re-executes nothing (the book also keeps an execution cache in _build/.jupyter_cache).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := all
+.DELETE_ON_ERROR:
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+STAMPS := _build/stamps
+# nbgrader runs tools of its environment (alembic) by name, so the venv comes first on PATH.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+ASSIGNMENTS := $(sort $(notdir $(wildcard solutions/[0-9][0-9]_*)))
+SOLUTIONS := $(foreach a,$(ASSIGNMENTS),solutions/$(a)/$(a).ipynb)
+LIBRARY := $(shell find mhsa_ref -name '*.py')
+CHAPTERS := $(wildcard chapters/*.md chapters/*.ipynb chapters/*.png chapters/*.svg)
+DEMO := $(shell find tests/demo_submissions -name '*.ipynb' 2>/dev/null)
+
+.PHONY: all install exercises book grade-demo where test lab bench clean
+
+all: book grade-demo where
+
+# --- environment -----------------------------------------------------------------------------
+install: $(INSTALLED)
+
+$(INSTALLED): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python 3.10+ is needed, found " + sys.version' \
+	  || { echo "make: install Python 3.11 (Debian: apt-get install python3 python3-venv) and run make again"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[book,grading,test]'
+	touch $@
+
+# --- exercises: nbgrader's release, generated from solutions/ ---------------------------------
+exercises: $(STAMPS)/exercises
+
+$(STAMPS)/exercises: $(INSTALLED) $(SOLUTIONS) nbgrader_config.py
+	@mkdir -p $(STAMPS)
+	for a in $(ASSIGNMENTS); do $(BIN)/nbgrader generate_assignment "$$a" --force --log-level=WARN; done
+	touch $@
+
+# --- the static site --------------------------------------------------------------------------
+book: $(STAMPS)/book
+
+$(STAMPS)/book: $(INSTALLED) $(STAMPS)/exercises _config.yml _toc.yml $(CHAPTERS) $(LIBRARY)
+	$(BIN)/jupyter-book build . -W -n --keep-going
+	touch $@
+
+# --- the demo class, autograded with plain nbgrader commands ----------------------------------
+grade-demo: $(STAMPS)/grade-demo
+
+$(STAMPS)/grade-demo: $(STAMPS)/exercises $(DEMO) $(LIBRARY)
+	mkdir -p submitted
+	cp -R tests/demo_submissions/. submitted/
+	for a in $(ASSIGNMENTS); do \
+	  $(BIN)/nbgrader autograde "$$a" --force --log-level=WARN; \
+	  $(BIN)/nbgrader generate_feedback "$$a" --force --log-level=WARN; \
+	done
+	$(BIN)/nbgrader export --log-level=WARN
+	touch $@
+
+where: $(STAMPS)/grade-demo
+	@$(BIN)/python -m mhsa_ref.course report
+
+# --- tests, benchmarks, learners ----------------------------------------------------------------
+test: $(INSTALLED)
+	$(BIN)/python -m pytest
+
+lab: $(STAMPS)/exercises
+	$(BIN)/jupyter lab --ServerApp.root_dir=exercises
+
+bench: $(INSTALLED)
+	$(BIN)/python benchmarks/bench_attention.py
+
+clean:
+	rm -rf _build submitted autograded feedback gradebook.db grades.csv
