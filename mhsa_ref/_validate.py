@@ -37,7 +37,7 @@ def require_min_rank(name: str, x: Tensor, rank: int, letters: str) -> None:
 
 def require_floating(name: str, x: Tensor) -> None:
     if not x.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor; got {x.dtype}")
+        raise ValueError(f"{name} must be a floating-point tensor; got {x.dtype}")
 
 
 def require_same_dtype_device(**tensors: Tensor) -> None:
@@ -80,7 +80,7 @@ def check_mask(mask: Tensor | None, scores_shape: torch.Size | tuple[int, ...], 
         return
     require_tensor("mask", mask)
     if mask.dtype != torch.bool:
-        raise TypeError(
+        raise ValueError(
             f"mask must be a bool tensor (True means 'may attend'); got {mask.dtype}. "
             f"An additive float mask m converts with `mask = m == 0`."
         )
@@ -105,7 +105,7 @@ def check_weight(name: str, w: Tensor, d_in: int, d_out: int | None = None) -> N
         want = f"({d_in}, {d_out if d_out is not None else 'd_out'})"
         raise ValueError(
             f"{name} must have shape {want} because it is applied as x @ {name}; got {tuple(w.shape)}"
-            + (" (is it transposed? nn.Linear stores weight as (d_out, d_in))" if tuple(w.shape[::-1]) == (d_in, d_out) else "")
+            + (" (is it transposed? nn.Linear stores weight as (d_out, d_in))" if w.shape[1] == d_in else "")
         )
 
 

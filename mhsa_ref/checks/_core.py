@@ -22,12 +22,12 @@ from torch.utils._python_dispatch import TorchDispatchMode
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _CHECKS_DIR = os.path.dirname(os.path.abspath(__file__))
 
-# Tolerances of the course: float64 within 1e-10, float32 within 1e-5; the half types follow
-# torch.testing's defaults for them.
+# (atol, rtol) of the course: float64 within 1e-10, float32 within 1e-5; the half types use the
+# defaults of PyTorch's own attention tests (test/test_transformers.py).
 TOLERANCE = {
     torch.float64: (1e-10, 1e-10),
     torch.float32: (1e-5, 1e-5),
-    torch.bfloat16: (1.6e-2, 1e-2),
+    torch.bfloat16: (1e-3, 1.6e-2),
     torch.float16: (1e-3, 1e-3),
 }
 

@@ -1,0 +1,1 @@
+"""Known-wrong implementations of learner functions, one module per exercise, for mutation tests."""
