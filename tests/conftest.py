@@ -45,6 +45,18 @@ def rand_mask(*shape: int, seed: int = 0, device="cpu") -> torch.Tensor:
 def tool_env() -> dict[str, str]:
     """The environment for running the course's tools (nbgrader needs its venv first on PATH)."""
     env = dict(os.environ)
+    for var in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL"):  # a clean make, even when pytest runs under make
+        env.pop(var, None)
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
     env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     return env
+
+
+@pytest.fixture(scope="session")
+def made():
+    """Run the README's first command, `make`, once for the session (it builds in the repo itself)."""
+    import subprocess
+
+    result = subprocess.run(["make"], cwd=ROOT, env=tool_env(), capture_output=True, text=True, timeout=1800)
+    assert result.returncode == 0, f"make failed:\n{result.stdout[-5000:]}\n{result.stderr[-5000:]}"
+    return result
