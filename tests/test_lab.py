@@ -1,0 +1,90 @@
+"""`make lab`: JupyterLab starts with nbgrader's extensions, and its Validate handler gives a verdict.
+
+The browser-level test (clicking the button) belongs to the browser suite; this drives the same
+server handler the button calls, over HTTP on loopback with a token.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+
+import demo_builder
+from conftest import ROOT, tool_env
+
+pytestmark = pytest.mark.slow
+TOKEN = "course-test-token"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def request(url: str, data: dict | None = None) -> bytes:
+    body = None if data is None else urllib.parse.urlencode(data).encode()
+    req = urllib.request.Request(url, data=body, headers={"Authorization": f"token {TOKEN}"})
+    with urllib.request.urlopen(req, timeout=120) as response:
+        return response.read()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("lab")
+    shutil.copy(ROOT / "exercises" / "04_attention" / "04_attention.ipynb", folder / "untouched.ipynb")
+    shutil.copy(demo_builder.path_of("ada", "04_attention"), folder / "filled.ipynb")
+    port = free_port()
+    args = f"--no-browser --ServerApp.ip=127.0.0.1 --ServerApp.port={port} --IdentityProvider.token={TOKEN}"
+    server = subprocess.Popen(["make", "--no-print-directory", "lab", f"LAB_DIR={folder}", f"LAB_ARGS={args}"],
+                              cwd=ROOT, env=tool_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                request(f"{base}/api/status")
+                break
+            except OSError:
+                if server.poll() is not None:
+                    pytest.fail(f"make lab exited:\n{server.stdout.read().decode()}")
+                time.sleep(0.5)
+        else:
+            pytest.fail("JupyterLab did not answer within 60 s")
+        yield base
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+
+
+def validate(base: str, name: str) -> dict:
+    return json.loads(request(f"{base}/assignments/validate", {"path": name}))
+
+
+def test_lab_serves_jupyterlab_with_the_nbgrader_extension(lab):
+    page = request(f"{lab}/lab").decode()
+    assert "JupyterLab" in page
+    assert json.loads(request(f"{lab}/nbgrader_version?version=0.9.6"))["success"] is True
+
+
+def test_validate_fails_the_untouched_exercise(lab):
+    verdict = validate(lab, "untouched.ipynb")
+    assert verdict["success"] is True  # the handler ran; the notebook's own verdict follows
+    failed = verdict["value"]["failed"]
+    assert len(failed) == 2 and all("NotImplementedError" in f["error"] for f in failed)  # both visible checks
+
+
+def test_validate_passes_a_filled_exercise(lab):
+    verdict = validate(lab, "filled.ipynb")
+    assert verdict["success"] is True
+    assert verdict["value"] == {}, verdict["value"]  # nbgrader's verdict when every test cell passes
