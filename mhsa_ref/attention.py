@@ -32,7 +32,7 @@ def softmax(x: Tensor, dim: int = -1) -> Tensor:
     peak = x.amax(dim=dim, keepdim=True)  # (..., 1, ...)
     # A slice of only -inf has peak -inf, and -inf - (-inf) is NaN: shift such slices by 0 instead.
     peak = torch.where(torch.isfinite(peak), peak, torch.zeros_like(peak))
-    e = torch.exp(x - peak)  # every entry in [0, 1], so the sum cannot overflow
+    e = (x - peak).exp_()  # every entry in [0, 1], so the sum cannot overflow; in place on the temporary
     total = e.sum(dim=dim, keepdim=True)  # (..., 1, ...)
     # An all -inf slice sums to 0; dividing by 1 there leaves its zeros as they are.
     return e / torch.where(total > 0, total, torch.ones_like(total))
@@ -48,7 +48,8 @@ def attention_weights(q: Tensor, k: Tensor, mask: Tensor | None = None) -> Tenso
     Returns:
         weights (..., T, S); each row sums to 1, or is all zeros if its keys are all masked.
     """
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (..., T, S)
+    # (q / √d_k) kᵀ equals q kᵀ / √d_k; scaling q touches T·d_k numbers instead of T·S.
+    scores = (q / math.sqrt(q.size(-1))) @ k.transpose(-2, -1)  # (..., T, S)
     _validate.check_mask(mask, scores.shape, scores.device)
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))  # (..., T, S)
