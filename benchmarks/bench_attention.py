@@ -10,7 +10,7 @@ compared with the PyTorch call that does the same work:
 CUDA (when available): the same layer at larger sizes in float32 (TF32 off) and bf16, with achieved
 TFLOP/s by the FLOP formula of chapter 08 (mhsa_ref.attention_flops).
 
-Times are medians of torch.utils.benchmark's blocked_autorange. Usage:
+Times are medians of torch.utils.benchmark's blocked_autorange, taken in interleaved rounds. Usage:
     python benchmarks/bench_attention.py            # full run, prints a table
     python benchmarks/bench_attention.py --smoke    # tiny sizes, to check the script itself runs
 """
@@ -21,6 +21,7 @@ import argparse
 import datetime
 import os
 import platform
+import statistics
 import sys
 from dataclasses import dataclass
 
@@ -61,7 +62,8 @@ def median_ms(fn, min_run_time: float) -> float:
     return timer.blocked_autorange(min_run_time=min_run_time).median * 1e3
 
 
-def measure(device: str, dtype: torch.dtype, B: int, T: int, d: int, h: int, min_run_time: float) -> list[Row]:
+def measure(device: str, dtype: torch.dtype, B: int, T: int, d: int, h: int, min_run_time: float,
+            rounds: int) -> list[Row]:
     mha, ours = layers(d, h, device, dtype)
     x = torch.randn(B, T, d, device=device, dtype=dtype)
     candidates = {
@@ -71,12 +73,17 @@ def measure(device: str, dtype: torch.dtype, B: int, T: int, d: int, h: int, min
         "nn.MultiheadAttention (fused)": lambda: mha(x, x, x, need_weights=False),
     }
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-    times = {}
+    # Candidates take turns over several rounds, so a slow spell of the machine hits all of them;
+    # a ratio is the median of the per-round ratios.
+    per_round: dict[str, list[float]] = {name: [] for name in candidates}
     with torch.inference_mode():
-        for name, fn in candidates.items():
+        for fn in candidates.values():
             fn()  # warm-up: allocations, kernel selection
             sync()
-            times[name] = median_ms(lambda: (fn(), sync()), min_run_time)
+        for _ in range(rounds):
+            for name, fn in candidates.items():
+                per_round[name].append(median_ms(lambda fn=fn: (fn(), sync()), min_run_time / rounds))
+    times = {name: statistics.median(ms) for name, ms in per_round.items()}
     flops = mhsa_ref.attention_flops(B, T, d, h)
     shape = f"B={B} T={T} d={d} h={h}"
     dt = str(dtype).replace("torch.", "")
@@ -87,7 +94,8 @@ def measure(device: str, dtype: torch.dtype, B: int, T: int, d: int, h: int, min
         row = Row(device, dt, shape, name, ms, tflops=mhsa_ref.achieved_tflops(flops, ms / 1e3))
         if name in pairs:
             base, kind = pairs[name]
-            row.baseline, row.ratio, row.target = base, ms / times[base], TARGETS[kind]
+            ratios = [a / b for a, b in zip(per_round[name], per_round[base])]
+            row.baseline, row.ratio, row.target = base, statistics.median(ratios), TARGETS[kind]
         rows.append(row)
     return rows
 
@@ -118,15 +126,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes and short timing, to test the script")
     args = parser.parse_args(argv)
-    run_time = 0.05 if args.smoke else 2.0
+    run_time, rounds = (0.05, 1) if args.smoke else (6.0, 7)
     cpu_size = (2, 16, 32, 4) if args.smoke else (8, 256, 512, 8)
-    rows = measure("cpu", torch.float32, *cpu_size, run_time)
+    rows = measure("cpu", torch.float32, *cpu_size, run_time, rounds)
     if torch.cuda.is_available():
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
         for dtype in (torch.float32, torch.bfloat16):
             sizes = [(2, 64, 128, 8)] if args.smoke else [(8, 1024, 1024, 16), (4, 4096, 1024, 16)]
             for size in sizes:
-                rows += measure("cuda", dtype, *size, run_time)
+                rows += measure("cuda", dtype, *size, run_time, rounds)
     print(f"{datetime.date.today()} · {machine()}")
     print(table(rows))
     return 0
