@@ -40,6 +40,14 @@ def _check_layer_weights(x: Tensor, w_q: Tensor, w_k: Tensor, w_v: Tensor, w_o: 
         _validate.check_weight(name, w, d_model, d_model)
 
 
+def _heads(x: Tensor, w_q: Tensor, w_k: Tensor, w_v: Tensor, w_o: Tensor, num_heads: int, mask: Tensor | None):
+    """Check the layer's inputs, project x and split Q, K, V into heads; bring the mask to 4-D."""
+    _check_layer_weights(x, w_q, w_k, w_v, w_o, num_heads)
+    q, k, v = project_qkv(x, w_q, w_k, w_v)  # (B, T, d_model) each
+    qh, kh, vh = (split_heads(t, num_heads) for t in (q, k, v))  # (B, h, T, d_k) each
+    return qh, kh, vh, _validate.head_mask(mask, x.size(0), num_heads, x.size(1), x.size(1), x.device)
+
+
 def multi_head_self_attention(
     x: Tensor, w_q: Tensor, w_k: Tensor, w_v: Tensor, w_o: Tensor, num_heads: int, mask: Tensor | None = None
 ) -> tuple[Tensor, Tensor]:
@@ -53,10 +61,7 @@ def multi_head_self_attention(
     Returns:
         out (B, T, d_model) and weights (B, h, T, T).
     """
-    _check_layer_weights(x, w_q, w_k, w_v, w_o, num_heads)
-    q, k, v = project_qkv(x, w_q, w_k, w_v)  # (B, T, d_model) each
-    qh, kh, vh = (split_heads(t, num_heads) for t in (q, k, v))  # (B, h, T, d_k) each
-    mask = _validate.head_mask(mask, x.size(0), num_heads, x.size(1), x.size(1), x.device)
+    qh, kh, vh, mask = _heads(x, w_q, w_k, w_v, w_o, num_heads, mask)  # (B, h, T, d_k) each
     z, weights = scaled_dot_product_attention(qh, kh, vh, mask)  # (B, h, T, d_k), (B, h, T, T)
     return merge_heads(z) @ w_o, weights  # (B, T, d_model), (B, h, T, T)
 
@@ -65,10 +70,7 @@ def fused_multi_head_self_attention(
     x: Tensor, w_q: Tensor, w_k: Tensor, w_v: Tensor, w_o: Tensor, num_heads: int, mask: Tensor | None = None
 ) -> tuple[Tensor, None]:
     """`multi_head_self_attention` through the fused kernel: out (B, T, d_model) and None."""
-    _check_layer_weights(x, w_q, w_k, w_v, w_o, num_heads)
-    q, k, v = project_qkv(x, w_q, w_k, w_v)  # (B, T, d_model) each
-    qh, kh, vh = (split_heads(t, num_heads) for t in (q, k, v))  # (B, h, T, d_k) each
-    mask = _validate.head_mask(mask, x.size(0), num_heads, x.size(1), x.size(1), x.device)
+    qh, kh, vh, mask = _heads(x, w_q, w_k, w_v, w_o, num_heads, mask)  # (B, h, T, d_k) each
     z, _ = fused_scaled_dot_product_attention(qh, kh, vh, mask)  # (B, h, T, d_k)
     return merge_heads(z) @ w_o, None  # (B, T, d_model)
 
