@@ -69,7 +69,7 @@ def test_every_local_asset_exists(pages):
 
 def test_math_is_rendered_by_a_local_mathjax(made):
     page = (HTML / "chapters" / "04_attention.html").read_text()
-    assert re.search(r'src="[./]*_static/mathjax/tex-chtml\.js"', page)
+    assert re.search(r'src="[./]*_static/mathjax/tex-chtml\.js(\?[^"]*)?"', page)  # ?v=… after a rebuild
     assert (HTML / "_static" / "mathjax" / "tex-chtml.js").stat().st_size > 100_000
     assert page.count('class="math') >= 5  # display and inline math reach MathJax
 
