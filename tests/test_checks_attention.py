@@ -57,3 +57,12 @@ def test_an_unfinished_notebook_fails_with_not_implemented_only():
 
     outcomes = run({"softmax": todo, "scaled_dot_product_attention": todo})
     assert all(isinstance(o.error, NotImplementedError) for o in outcomes)
+
+
+def test_every_graded_cell_is_failed_by_some_mutant():
+    """No graded cell is dead weight: each one takes points from at least one known-wrong answer."""
+    failing = {cell.grade_id: 0 for cell in graded_cells("04_attention")}
+    for mutant in mutants.MUTANTS.values():
+        for o in run({**CORRECT, mutant.function: mutant.fn}):
+            failing[o.grade_id] += o.error is not None
+    assert [cell for cell, n in failing.items() if n == 0] == []
