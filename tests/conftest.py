@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from mhsa_ref.checks._core import random_mask, tolerance
+
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = ROOT / ".venv" / "bin"
 
-# Tolerances of the course for comparisons between implementations: (atol, rtol).
-TOL = {torch.float64: (1e-10, 1e-10), torch.float32: (1e-5, 1e-5)}
 
 
 def pytest_collection_modifyitems(config, items):
@@ -25,7 +25,7 @@ def pytest_collection_modifyitems(config, items):
 
 
 def assert_close(a: torch.Tensor, b: torch.Tensor, dtype: torch.dtype | None = None) -> None:
-    atol, rtol = TOL[dtype or a.dtype]
+    atol, rtol = tolerance(dtype or a.dtype)  # the course's tolerances, as the graders use them
     torch.testing.assert_close(a, b, atol=atol, rtol=rtol)
 
 
@@ -36,10 +36,7 @@ def rand(*shape: int, dtype=torch.float64, device="cpu", seed: int = 0) -> torch
 
 def rand_mask(*shape: int, seed: int = 0, device="cpu") -> torch.Tensor:
     """A random bool mask (True = may attend) in which every row keeps at least one key."""
-    g = torch.Generator().manual_seed(seed)
-    mask = torch.rand(*shape, generator=g) < 0.5
-    mask[..., 0] |= ~mask.any(-1)
-    return mask.to(device)
+    return random_mask(shape, seed=seed, device=device)
 
 
 def tool_env() -> dict[str, str]:

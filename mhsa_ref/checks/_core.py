@@ -70,7 +70,7 @@ def describe(x: object) -> str:
         return f"shape {tuple(x.shape)} {str(x.dtype).replace('torch.', '')} on {x.device}"
     if isinstance(x, tuple):
         return "(" + ", ".join(describe(t) for t in x) + ")"
-    return repr(x) if not callable(x) else getattr(x, "__name__", repr(x))
+    return repr(x)
 
 
 def call(fn: Callable, *args, name: str, rules: Rules = Rules(), context: str = "", **kwargs):

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mhsa_ref import attention as ref
+from mhsa_ref.self_attention import causal_mask
 from mhsa_ref.checks._core import CheckFailure, Rules, call, expect_close, expect_tensor, on_cuda, passed, randn, random_mask
 
 __all__ = [
@@ -188,9 +189,8 @@ _SDPA_NAN = (
 )
 
 
-def _expect_sdpa(sdpa: Callable, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None) -> None:
-    context = (f"for q {tuple(q.shape)}, k {tuple(k.shape)}, v {tuple(v.shape)} ({str(q.dtype)[6:]})"
-               + (f", mask {tuple(mask.shape)}" if mask is not None else ", no mask"))
+def _call_sdpa(sdpa: Callable, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, context: str):
+    """The learner's (out, weights) and the reference's, once the result is known to be a pair in order."""
     got = call(sdpa, q, k, v, mask, name="scaled_dot_product_attention", rules=ATTENTION_RULES, context=context)
     want_out, want_w = ref.scaled_dot_product_attention(q, k, v, mask)
     if not (isinstance(got, tuple) and len(got) == 2):
@@ -199,6 +199,13 @@ def _expect_sdpa(sdpa: Callable, q: Tensor, k: Tensor, v: Tensor, mask: Tensor |
     out, weights = got
     if isinstance(out, Tensor) and isinstance(weights, Tensor) and out.shape == want_w.shape != want_out.shape:
         raise CheckFailure(f"scaled_dot_product_attention returned (weights, out) {context}; return (out, weights).")
+    return out, weights, want_out, want_w
+
+
+def _expect_sdpa(sdpa: Callable, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None) -> None:
+    context = (f"for q {tuple(q.shape)}, k {tuple(k.shape)}, v {tuple(v.shape)} ({str(q.dtype)[6:]})"
+               + (f", mask {tuple(mask.shape)}" if mask is not None else ", no mask"))
+    out, weights, want_out, want_w = _call_sdpa(sdpa, q, k, v, mask, context)
     expect_close(weights, want_w, what="the weights", context=context,
                  suspects=_sdpa_suspects(q, k, v, mask, 1), nan_hint=_SDPA_NAN)
     expect_close(out, want_out, what="the output", context=context,
@@ -218,8 +225,7 @@ def sdpa_values(sdpa: Callable) -> None:
     """Visible: the note's shapes, q, k, v of (B=3, h=8, T=4, d_k=2), without and with a causal mask."""
     q, k, v = _qkv((3, 8, 4, 2), 4, 2, seed=100)
     _expect_sdpa(sdpa, q, k, v)
-    causal = torch.ones(4, 4, dtype=torch.bool).tril()
-    _expect_sdpa(sdpa, q, k, v, causal)
+    _expect_sdpa(sdpa, q, k, v, causal_mask(4))
     passed("sdpa_values", "matches the reference on (3, 8, 4, 2) inputs, with and without a causal mask")
 
 
@@ -259,12 +265,9 @@ def sdpa_devices(sdpa: Callable) -> None:
         for mask in (None, torch.empty((2, 3, 5, 6), dtype=torch.bool, device="meta")):
             context = (f"for q, k, v{' and mask' if mask is not None else ' (no mask)'} on the meta device "
                        f"({str(dtype)[6:]}), which has shapes but no values")
-            got = call(sdpa, q, k, v, mask, name="scaled_dot_product_attention", rules=ATTENTION_RULES, context=context)
-            want_out, want_w = ref.scaled_dot_product_attention(q, k, v, mask)
-            if not (isinstance(got, tuple) and len(got) == 2):
-                raise CheckFailure(f"scaled_dot_product_attention should return a pair (out, weights) {context}.")
-            expect_tensor(got[0], want_out, what="the output", context=context)
-            expect_tensor(got[1], want_w, what="the weights", context=context)
+            out, weights, want_out, want_w = _call_sdpa(sdpa, q, k, v, mask, context)
+            expect_tensor(out, want_out, what="the output", context=context)
+            expect_tensor(weights, want_w, what="the weights", context=context)
 
     def cuda_run() -> None:
         q, k, v = _qkv((2, 3, 5, 7), 6, 4, seed=310, device="cuda")
