@@ -1,0 +1,161 @@
+"""The course's corpus: short English sentences generated from a small grammar (chapters 01–03).
+
+The text is shipped in `mhsa_ref/data/corpus.txt` (one sentence per line, tokens separated by
+spaces) and its README describes the grammar. It is written by `generate()` below, with a fixed
+seed, so it is ours to ship and the same on every machine; `python -m mhsa_ref.corpus` rewrites it
+and tests/test_corpus.py checks that the shipped file is what the grammar gives.
+
+The grammar is built so that the chapters' claims visibly hold:
+  - words of one kind (animals, foods, drinks, cities, colours, ...) fill the same slots, so
+    word2vec puts them near each other;
+  - "bank" has two senses, money and river, told apart only by the words around it; some
+    sentences share the left context ("I went to the bank to ...") and differ on the right;
+  - "I have a dream" appears, alone and in longer sentences, for the attention chapters.
+Every occurrence of "bank" has its sense recorded in `mhsa_ref/data/bank_senses.tsv`.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+DATA = Path(__file__).resolve().parent / "data"
+CORPUS_FILE = DATA / "corpus.txt"
+SENSES_FILE = DATA / "bank_senses.tsv"
+SEED = 1963  # the year of the speech whose first words the course uses
+
+# --- the word classes -------------------------------------------------------------------------------
+PEOPLE = ["farmer", "teacher", "doctor", "child", "baker", "sailor", "student", "painter"]
+SUBJECTS = ["I", "we", "they", "she", "he"]
+ANIMALS = ["cat", "dog", "horse", "cow", "sheep", "goat", "pig", "duck"]
+FOODS = ["bread", "cheese", "rice", "soup", "apples", "cake", "eggs", "beans"]
+DRINKS = ["tea", "coffee", "milk", "juice", "wine"]
+MEALS = ["breakfast", "lunch", "dinner"]
+PLACES = {"paris": "france", "rome": "italy", "berlin": "germany", "madrid": "spain",
+          "lisbon": "portugal", "london": "england", "vienna": "austria", "athens": "greece"}
+VEHICLES = ["train", "bus", "car", "bicycle", "ship"]
+COLOURS = ["red", "blue", "green", "yellow", "white", "black"]
+THINGS = ["door", "fence", "house", "boat", "wall", "chair"]
+MONEY = ["money", "cash", "savings", "coins", "salary", "wages"]
+MONEY_VERBS = ["deposited", "withdrew", "borrowed", "saved", "counted"]
+WATERS = ["river", "stream", "lake"]
+RIVER_SIGHTS = ["fish", "reeds", "ducks", "herons", "frogs"]
+HOPES = ["dream", "hope", "wish", "plan"]
+TIMES = ["morning", "evening", "night", "afternoon"]
+CLAUSES = [
+    "the children will play together",
+    "every child will learn to read",
+    "we will live in peace",
+    "the farmer will sell the horse",
+    "they will travel to paris",
+    "one day we will be free",
+]
+
+
+@dataclass(frozen=True)
+class Sentence:
+    tokens: tuple[str, ...]
+    bank_sense: str | None  # "money" or "river" when the sentence contains "bank"
+
+
+def _templates(r: random.Random) -> list[tuple[float, str, str | None]]:
+    """(weight, sentence, bank sense) for one draw of every template."""
+    c = r.choice
+    city, country = c(list(PLACES.items()))
+    city2 = c([p for p in PLACES if p != city])
+    person, subj = c(PEOPLE), c(SUBJECTS)
+    return [
+        # animals
+        (3, f"the {person} fed the {c(ANIMALS)} in the {c(TIMES)}", None),
+        (3, f"the {c(ANIMALS)} slept in the barn", None),
+        (3, f"the {c(ANIMALS)} ran across the field", None),
+        (2, f"{subj} saw a {c(COLOURS)} {c(ANIMALS)} near the farm", None),
+        (2, f"the {c(ANIMALS)} and the {c(ANIMALS)} ate grass", None),
+        # food and drink
+        (3, f"{subj} ate {c(FOODS)} for {c(MEALS)}", None),
+        (3, f"{subj} drank {c(DRINKS)} with {c(MEALS)}", None),
+        (2, f"the baker sold {c(FOODS)} and {c(FOODS)}", None),
+        (2, f"the {person} cooked {c(FOODS)} for the {c(PEOPLE)}", None),
+        (2, f"a cup of {c(DRINKS)} and a plate of {c(FOODS)}", None),
+        # places and travel
+        (3, f"{subj} travelled from {city} to {city2} by {c(VEHICLES)}", None),
+        (2, f"{city} is the capital of {country}", None),
+        (2, f"the {person} lives in {city} in {country}", None),
+        (2, f"the {c(VEHICLES)} to {city} left in the {c(TIMES)}", None),
+        # colours and things
+        (2, f"the {person} painted the {c(THINGS)} {c(COLOURS)}", None),
+        (2, f"the {c(THINGS)} was {c(COLOURS)} and the {c(THINGS)} was {c(COLOURS)}", None),
+        # bank, money sense
+        (2, f"{subj} {c(MONEY_VERBS)} {c(MONEY)} at the bank", "money"),
+        (2, f"the bank lent {c(MONEY)} to the {person}", "money"),
+        (1, f"the {person} opened an account at the bank", "money"),
+        (1, "the bank paid interest on the savings", "money"),
+        (2, f"{subj} went to the bank to deposit the {c(MONEY)}", "money"),
+        (1, f"the clerk at the bank counted the {c(MONEY)}", "money"),
+        # bank, river sense
+        (2, f"{subj} sat on the bank of the {c(WATERS)}", "river"),
+        (2, f"{c(RIVER_SIGHTS)} live on the bank of the {c(WATERS)}", "river"),
+        (1, f"the boat drifted toward the bank of the {c(WATERS)}", "river"),
+        (1, f"the {c(ANIMALS)} drank water from the {c(WATERS)} bank", "river"),
+        (2, f"{subj} went to the bank to watch the {c(RIVER_SIGHTS)}", "river"),
+        (1, f"the {person} walked along the bank in the {c(TIMES)}", "river"),
+        # money and rivers without a bank
+        (2, f"the {person} {c(MONEY_VERBS)} the {c(MONEY)}", None),
+        (2, f"{c(RIVER_SIGHTS)} swim in the {c(WATERS)}", None),
+        (1, f"{subj} crossed the {c(WATERS)} by boat", None),
+        # dreams
+        (3, "I have a dream", None),
+        (2, f"I have a dream that {c(CLAUSES)}", None),
+        (2, f"the {person} has a {c(HOPES)}", None),
+        (2, f"{subj} had a {c(HOPES)} about {city}", None),
+        (2, f"{subj} told the {c(PEOPLE)} about a {c(HOPES)}", None),
+        (2, f"I have a {c(ANIMALS)} and a {c(ANIMALS)}", None),
+    ]
+
+
+def generate(n_sentences: int = 6000, seed: int = SEED) -> list[Sentence]:
+    """Draw `n_sentences` sentences from the grammar, reproducibly."""
+    r = random.Random(seed)
+    sentences = []
+    for _ in range(n_sentences):
+        options = _templates(r)
+        weight, text, sense = r.choices(options, weights=[w for w, _, _ in options])[0]
+        sentences.append(Sentence(tuple(text.split()), sense))
+    return sentences
+
+
+def write(sentences: list[Sentence]) -> None:
+    DATA.mkdir(exist_ok=True)
+    CORPUS_FILE.write_text("".join(" ".join(s.tokens) + "\n" for s in sentences), encoding="utf-8")
+    rows = ["line\tposition\tsense"]
+    for line, s in enumerate(sentences):
+        rows += [f"{line}\t{i}\t{s.bank_sense}" for i, t in enumerate(s.tokens) if t == "bank"]
+    SENSES_FILE.write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
+def _load() -> tuple[tuple[tuple[str, ...], ...], tuple[tuple[int, int, str], ...]]:
+    lines = CORPUS_FILE.read_text(encoding="utf-8").splitlines()
+    sentences = tuple(tuple(line.split()) for line in lines)
+    senses = []
+    for row in SENSES_FILE.read_text(encoding="utf-8").splitlines()[1:]:
+        line, position, sense = row.split("\t")
+        senses.append((int(line), int(position), sense))
+    return sentences, tuple(senses)
+
+
+def sentences() -> list[list[str]]:
+    """The shipped corpus: a list of sentences, each a list of tokens."""
+    return [list(s) for s in _load()[0]]
+
+
+def bank_senses() -> list[tuple[int, int, str]]:
+    """(sentence index, token position, "money" or "river") for every "bank" in the corpus."""
+    return list(_load()[1])
+
+
+if __name__ == "__main__":
+    write(generate())
+    print(f"wrote {CORPUS_FILE} and {SENSES_FILE}")
