@@ -1,0 +1,231 @@
+"""ELMo: the sentence moves the point (chapter 03).
+
+Letters: B batch of sentences, T tokens per sentence, V vocabulary size, E embedding width,
+H hidden width of each LSTM direction, L layers of representation (here 3: the token embedding
+and two LSTM layers), D = 2H the width of each layer's vector.
+
+A bidirectional language model reads a sentence twice: a forward LSTM predicts each next word
+from the words before it, a backward LSTM predicts each previous word from the words after it.
+Both share the token embedding and the output layer, as in ELMo (Peters et al., 2018). After
+training, the vector of a word at position t in layer j is [forward_j(t); backward_j(t)], which
+depends on the whole sentence: the same word in two sentences becomes two points. ELMo gives a
+task the learned mix γ · Σ_j softmax(s)_j · h_j of the layers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from mhsa_ref import _validate
+from mhsa_ref.one_hot import build_vocab, encode
+
+IGNORE = -100  # the default ignore_index of F.cross_entropy: "no target here"
+BOS, EOS, UNK = "<s>", "</s>", "<unk>"
+
+
+def bidirectional_targets(ids: Tensor) -> tuple[Tensor, Tensor]:
+    """What each position must predict: the next word (forward) and the previous word (backward).
+
+    Args:
+        ids: LongTensor (B, T) of word indices.
+    Returns:
+        fwd (B, T) with fwd[:, t] = ids[:, t+1] and IGNORE (−100) at the last position;
+        bwd (B, T) with bwd[:, t] = ids[:, t−1] and IGNORE at the first position.
+    """
+    _validate.require_rank("ids", ids, 2, "(B, T)")
+    fwd = torch.full_like(ids, IGNORE)  # (B, T)
+    bwd = torch.full_like(ids, IGNORE)  # (B, T)
+    fwd[:, :-1] = ids[:, 1:]
+    bwd[:, 1:] = ids[:, :-1]
+    return fwd, bwd
+
+
+def scalar_mix(layers: Tensor, s: Tensor, gamma: Tensor | float) -> Tensor:
+    """ELMo's task-specific mix of layers: γ · Σ_j softmax(s)_j · h_j.
+
+    Args:
+        layers: (L, ..., D), the L layers' vectors stacked on a new first axis.
+        s: (L,) unnormalised layer scores (learned).
+        gamma: a scalar (a float or a 0-d tensor, learned) that scales the mix.
+    Returns:
+        (..., D); differentiable in s and gamma.
+    """
+    _validate.require_min_rank("layers", layers, 2, "(L, ..., D)")
+    _validate.require_rank("s", s, 1, "(L,)")
+    if s.size(0) != layers.size(0):
+        raise ValueError(f"s must have one score per layer: layers has L={layers.size(0)}, s has {s.size(0)}")
+    weights = torch.softmax(s, dim=0)  # (L,)
+    weights = weights.view(-1, *([1] * (layers.dim() - 1)))  # (L, 1, ..., 1) to broadcast over (L, ..., D)
+    return gamma * (weights * layers).sum(0)  # (..., D)
+
+
+# --- what learners don't write: the biLM, its training, and ELMo vectors ------------------------------
+
+
+class BiLM(nn.Module):
+    """A small ELMo-style bidirectional language model.
+
+    One token embedding (E = H) shared by both directions; a forward and a backward stack of
+    `num_layers` single-layer LSTMs (kept separate so every layer's output is visible); one output
+    layer shared by both directions.
+    """
+
+    def __init__(self, vocab_size: int, hidden: int = 32, num_layers: int = 2) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, hidden)
+        self.forward_lstms = nn.ModuleList(nn.LSTM(hidden, hidden, batch_first=True) for _ in range(num_layers))
+        self.backward_lstms = nn.ModuleList(nn.LSTM(hidden, hidden, batch_first=True) for _ in range(num_layers))
+        self.out = nn.Linear(hidden, vocab_size)
+
+    def directions(self, ids: Tensor) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+        """ids (B, T) -> embedding (B, T, H), forward layers [(B, T, H)], backward layers [(B, T, H)].
+
+        Sentences in one batch have equal length (no padding), so the backward pass is the
+        forward machinery applied to the sentence read right to left.
+        """
+        x = self.embed(ids)  # (B, T, H)
+        fwd, h = [], x
+        for lstm in self.forward_lstms:
+            h = lstm(h)[0]  # (B, T, H)
+            fwd.append(h)
+        bwd, h = [], x.flip(1)  # read right to left
+        for lstm in self.backward_lstms:
+            h = lstm(h)[0]  # (B, T, H), position 0 = the last word
+            bwd.append(h.flip(1))  # back to left-to-right positions
+        return x, fwd, bwd
+
+    def forward(self, ids: Tensor) -> Tensor:
+        """The language-model loss of a batch of equal-length sentences ids (B, T)."""
+        _, fwd, bwd = self.directions(ids)
+        fwd_target, bwd_target = bidirectional_targets(ids)  # (B, T), (B, T)
+        logits_f = self.out(fwd[-1])  # (B, T, V)
+        logits_b = self.out(bwd[-1])  # (B, T, V)
+        return (F.cross_entropy(logits_f.flatten(0, 1), fwd_target.flatten(), ignore_index=IGNORE)
+                + F.cross_entropy(logits_b.flatten(0, 1), bwd_target.flatten(), ignore_index=IGNORE)) / 2
+
+    def layers(self, ids: Tensor) -> Tensor:
+        """ELMo's L = num_layers + 1 representations of every token: (L, B, T, 2H).
+
+        Layer 0 is the token embedding, written twice ([x; x]) to have the width of the others;
+        layer j ≥ 1 is [forward_j; backward_j].
+        """
+        x, fwd, bwd = self.directions(ids)
+        stack = [torch.cat([x, x], -1)] + [torch.cat(pair, -1) for pair in zip(fwd, bwd)]  # L × (B, T, 2H)
+        return torch.stack(stack)  # (L, B, T, 2H)
+
+
+@dataclass
+class ELMo:
+    """A trained biLM with its vocabulary; `vectors` gives each token's layers in context."""
+
+    vocab: dict[str, int]
+    model: BiLM
+    losses: list[float] = field(default_factory=list)
+
+    def ids(self, tokens: Sequence[str]) -> Tensor:
+        """(1, T+2): the sentence between <s> and </s>; unknown words become <unk>."""
+        return encode([BOS, *tokens, EOS], self.vocab, unknown=UNK).unsqueeze(0)
+
+    @torch.no_grad()
+    def vectors(self, tokens: Sequence[str]) -> Tensor:
+        """(L, T, 2H): every layer's vector of each token of one sentence (markers dropped)."""
+        self.model.eval()
+        return self.model.layers(self.ids(tokens))[:, 0, 1:-1]  # (L, T, 2H)
+
+
+def _batches(encoded: list[Tensor], batch_size: int, g: torch.Generator) -> list[Tensor]:
+    """Shuffled batches of sentences of equal length, each (B, T): no padding anywhere."""
+    by_length: dict[int, list[Tensor]] = {}
+    for ids in encoded:
+        by_length.setdefault(len(ids), []).append(ids)
+    batches = []
+    for group in by_length.values():
+        stacked = torch.stack(group)  # (n, T)
+        stacked = stacked[torch.randperm(len(group), generator=g)]
+        batches += list(stacked.split(batch_size))
+    order = torch.randperm(len(batches), generator=g).tolist()
+    return [batches[i] for i in order]
+
+
+def train_elmo(
+    sentences: Sequence[Sequence[str]],
+    *,
+    hidden: int = 32,
+    epochs: int = 6,
+    batch_size: int = 64,
+    lr: float = 0.01,
+    seed: int = 0,
+    tqdm_class: Callable | None = None,
+) -> ELMo:
+    """Train the biLM on `sentences` (each wrapped in <s> … </s>), reproducibly, with Adam.
+
+    Args:
+        sentences: lists of tokens (e.g. `mhsa_ref.corpus.sentences()`).
+        tqdm_class: the progress bar (default `tqdm.auto.tqdm`).
+    Returns:
+        an `ELMo` with the trained model and the mean loss of each epoch.
+    """
+    if tqdm_class is None:
+        from tqdm.auto import tqdm as tqdm_class
+    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    vocab = build_vocab([BOS, EOS, UNK, *(t for s in sentences for t in s)])
+    encoded = [encode([BOS, *s, EOS], vocab) for s in sentences]
+    model = BiLM(len(vocab), hidden)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    model.train()
+    with tqdm_class(total=epochs, desc="biLM", unit="epoch") as bar:
+        for _ in range(epochs):
+            total, seen = 0.0, 0
+            for batch in _batches(encoded, batch_size, g):
+                loss = model(batch)
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+                total, seen = total + loss.item() * len(batch), seen + len(batch)
+            losses.append(total / seen)
+            bar.set_postfix(loss=f"{losses[-1]:.3f}")
+            bar.update(1)
+    model.eval()
+    return ELMo(vocab, model, losses)
+
+
+def learn_scalar_mix(
+    features: Tensor,
+    labels: Tensor,
+    *,
+    steps: int = 300,
+    lr: float = 0.05,
+    seed: int = 0,
+    mix: Callable[[Tensor, Tensor, Tensor], Tensor] = scalar_mix,
+) -> tuple[Tensor, Tensor, list[float]]:
+    """Learn the scalar mix (s, γ) and a linear classifier on top, for one task.
+
+    Args:
+        features: (L, N, D) the L layers' vectors of N examples (frozen).
+        labels: (N,) class indices.
+        mix: the mixing function (the learner's `scalar_mix` can be passed in).
+    Returns:
+        softmax(s) (L,), γ (0-d), and the accuracy after each step.
+    """
+    torch.manual_seed(seed)
+    num_layers, _, width = features.shape
+    s = torch.zeros(num_layers, requires_grad=True)
+    gamma = torch.ones((), requires_grad=True)
+    classifier = nn.Linear(width, int(labels.max()) + 1)
+    optimiser = torch.optim.Adam([s, gamma, *classifier.parameters()], lr=lr)
+    accuracy = []
+    for _ in range(steps):
+        logits = classifier(mix(features, s, gamma))  # (N, classes)
+        loss = F.cross_entropy(logits, labels)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        accuracy.append(float((logits.argmax(-1) == labels).float().mean()))
+    return torch.softmax(s.detach(), 0), gamma.detach(), accuracy

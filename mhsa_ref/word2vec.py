@@ -1,0 +1,209 @@
+"""word2vec: dense points learned from context, by skip-gram with negative sampling (chapter 02).
+
+Letters: N tokens in a sentence, P (center, context) pairs, V vocabulary size, D vector width,
+B batch of pairs, K negatives per pair.
+
+Skip-gram asks each word (the center) to predict the words within `window` positions of it (its
+context). Negative sampling turns that into binary questions: is (center, context) a real pair,
+or is the context a word drawn from a noise distribution? Words that occur in the same contexts
+end up with similar vectors, so they become near points.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from mhsa_ref import _validate
+from mhsa_ref.one_hot import build_vocab, cosine_similarity, encode
+
+
+def skipgram_pairs(ids: Tensor, window: int) -> Tensor:
+    """Every (center, context) pair of one sentence.
+
+    Rows are ordered by center position, then by offset -window..-1, 1..window; a context
+    position that falls off either end of the sentence gives no pair.
+
+    Args:
+        ids: LongTensor (N,), the word indices of one sentence.
+        window: how many positions on each side count as context (≥ 1).
+    Returns:
+        LongTensor (P, 2) of (center id, context id) rows on ids' device; P = 0 for N = 1.
+    """
+    _validate.require_rank("ids", ids, 1, "(N,)")
+    if not isinstance(window, int) or window < 1:
+        raise ValueError(f"window must be a positive int; got {window!r}")
+    n = ids.size(0)
+    offsets = torch.cat([torch.arange(-window, 0), torch.arange(1, window + 1)]).to(ids.device)  # (2w,)
+    centers = torch.arange(n, device=ids.device).unsqueeze(1).expand(n, offsets.numel())  # (N, 2w)
+    contexts = centers + offsets  # (N, 2w)
+    inside = (contexts >= 0) & (contexts < n)  # (N, 2w); row-major order = center, then offset
+    return torch.stack([ids[centers[inside]], ids[contexts[inside]]], dim=1)  # (P, 2)
+
+
+def noise_distribution(counts: Tensor, power: float = 0.75) -> Tensor:
+    """The distribution negatives are drawn from: counts^power, normalised to sum to 1.
+
+    A power below 1 flattens the unigram distribution: rare words are drawn more often than
+    their frequency, frequent ones less (0.75 is the value of Mikolov et al., 2013).
+
+    Args:
+        counts: (V,) how often each word occurs (integers or floats, ≥ 0, not all 0).
+        power: the exponent (0.75 by default).
+    Returns:
+        (V,) probabilities in counts' dtype (float32 for integer counts).
+    """
+    _validate.require_rank("counts", counts, 1, "(V,)")
+    weights = counts if counts.is_floating_point() else counts.to(torch.float32)
+    weights = weights.pow(power)  # (V,)
+    return weights / weights.sum()
+
+
+def sgns_loss(center: Tensor, context: Tensor, negatives: Tensor) -> Tensor:
+    """The skip-gram negative-sampling loss, averaged over the batch.
+
+    loss = mean_b −[ log σ(c_b · o_b) + Σ_k log σ(−c_b · n_bk) ], with log σ computed by
+    `F.logsigmoid`, which stays finite where log(sigmoid(x)) underflows to log(0) = −inf.
+
+    Args:
+        center: (B, D) vectors of the center words.
+        context: (B, D) vectors of their true context words.
+        negatives: (B, K, D) vectors of K noise words per pair.
+    Returns:
+        a scalar tensor.
+    """
+    _validate.require_rank("center", center, 2, "(B, D)")
+    _validate.require_rank("negatives", negatives, 3, "(B, K, D)")
+    if context.shape != center.shape or negatives.shape[::2] != center.shape:
+        raise ValueError(f"expected center (B, D), context (B, D), negatives (B, K, D); got "
+                         f"{tuple(center.shape)}, {tuple(context.shape)}, {tuple(negatives.shape)}")
+    positive = (center * context).sum(-1)  # (B,)
+    negative = (negatives @ center.unsqueeze(-1)).squeeze(-1)  # (B, K)
+    return -(F.logsigmoid(positive) + F.logsigmoid(-negative).sum(-1)).mean()
+
+
+# --- what learners don't write: the model, its training, and queries --------------------------------
+
+
+class SkipGram(nn.Module):
+    """Two tables of D-wide vectors: one for words as centers, one for words as contexts.
+
+    The center table is the word's point; the context table only serves training.
+    """
+
+    def __init__(self, vocab_size: int, dim: int) -> None:
+        super().__init__()
+        self.center = nn.Embedding(vocab_size, dim)
+        self.context = nn.Embedding(vocab_size, dim)
+        nn.init.uniform_(self.center.weight, -0.5 / dim, 0.5 / dim)  # word2vec's initialisation
+        nn.init.zeros_(self.context.weight)
+
+    def forward(self, pairs: Tensor, negatives: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """pairs (B, 2) and negatives (B, K) of word ids -> the arguments of `sgns_loss`."""
+        return self.center(pairs[:, 0]), self.context(pairs[:, 1]), self.context(negatives)  # (B, D), (B, D), (B, K, D)
+
+
+@dataclass
+class Word2Vec:
+    """A trained word2vec space: the vocabulary and one D-wide point per word."""
+
+    vocab: dict[str, int]
+    vectors: Tensor  # (V, D)
+    losses: list[float] = field(default_factory=list)  # mean loss of each epoch
+
+    @property
+    def words(self) -> list[str]:
+        return list(self.vocab)
+
+    def __getitem__(self, word: str) -> Tensor:
+        return self.vectors[self.vocab[word]]  # (D,)
+
+    def neighbours(self, word: str, k: int = 5) -> list[tuple[str, float]]:
+        """The k words whose vectors have the highest cosine with `word`'s (the word itself excluded)."""
+        return nearest_neighbours(self.vectors, self.vocab, word, k)
+
+
+def nearest_neighbours(vectors: Tensor, vocab: dict[str, int], word: str, k: int = 5) -> list[tuple[str, float]]:
+    """The k nearest words to `word` by cosine similarity, best first, as (word, cosine)."""
+    if word not in vocab:
+        raise KeyError(f"{word!r} is not in the vocabulary; try one of {list(vocab)[:8]} ...")
+    cos = cosine_similarity(vectors[vocab[word]], vectors)  # (V,)
+    cos[vocab[word]] = -2.0  # never its own neighbour
+    best = cos.topk(min(k, len(vocab) - 1))
+    words = list(vocab)
+    return [(words[i], round(float(c), 4)) for c, i in zip(best.values, best.indices)]
+
+
+def subsample_keep_probability(counts: Tensor, threshold: float) -> Tensor:
+    """(V,) probability of keeping each occurrence of a word: min(1, √(t / f)), f its frequency.
+
+    This is the subsampling rule of Mikolov et al. (2013), "Distributed representations of words
+    and phrases": an occurrence of a word of frequency f is discarded with probability 1 − √(t/f).
+    Frequent words ("the", "a") are thinned out, so pairs carry more meaning per step.
+    """
+    freq = counts.to(torch.float64) / counts.sum()
+    return (threshold / freq.clamp_min(1e-12)).sqrt().clamp(max=1.0)
+
+
+def train_word2vec(
+    sentences: Sequence[Sequence[str]],
+    *,
+    dim: int = 24,
+    window: int = 2,
+    negatives: int = 5,
+    epochs: int = 5,
+    batch_size: int = 256,
+    lr: float = 0.01,
+    subsample: float = 1e-3,
+    seed: int = 0,
+    loss_fn: Callable[[Tensor, Tensor, Tensor], Tensor] = sgns_loss,
+    tqdm_class: Callable | None = None,
+) -> Word2Vec:
+    """Train skip-gram with negative sampling on `sentences`, reproducibly.
+
+    Each epoch subsamples frequent words (the rule of `subsample_keep_probability`, threshold
+    `subsample`; 0 turns it off), forms the pairs of every sentence with `skipgram_pairs`, shuffles
+    them, and for each batch draws `negatives` noise words per pair from
+    `noise_distribution(counts, 0.75)`. Adam minimises `loss_fn` (the learner's `sgns_loss` can be
+    passed in). Everything random comes from one generator seeded with `seed`.
+
+    Args:
+        sentences: lists of tokens (e.g. `mhsa_ref.corpus.sentences()`).
+        tqdm_class: the progress bar (default `tqdm.auto.tqdm`: a widget in JupyterLab, text elsewhere).
+    Returns:
+        a `Word2Vec` with the center vectors (V, D) and the mean loss of each epoch.
+    """
+    if tqdm_class is None:
+        from tqdm.auto import tqdm as tqdm_class
+    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)  # the embeddings' initialisation
+    vocab = build_vocab(t for s in sentences for t in s)
+    encoded = [encode(s, vocab) for s in sentences]
+    counts = torch.bincount(torch.cat(encoded), minlength=len(vocab))  # (V,)
+    noise = noise_distribution(counts, 0.75)
+    keep = subsample_keep_probability(counts, subsample) if subsample > 0 else torch.ones(len(vocab), dtype=torch.float64)
+
+    model = SkipGram(len(vocab), dim)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    with tqdm_class(total=epochs, desc="word2vec", unit="epoch") as bar:
+        for _ in range(epochs):
+            kept = [ids[torch.rand(len(ids), generator=g, dtype=torch.float64) < keep[ids]] for ids in encoded]
+            pairs = torch.cat([skipgram_pairs(ids, window) for ids in kept if len(ids) > 1])  # (P, 2)
+            pairs = pairs[torch.randperm(len(pairs), generator=g)]
+            total = 0.0
+            for batch in pairs.split(batch_size):
+                noise_ids = torch.multinomial(noise, batch.size(0) * negatives, replacement=True, generator=g)
+                loss = loss_fn(*model(batch, noise_ids.view(-1, negatives)))  # noise ids (B, K)
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+                total += loss.item() * batch.size(0)
+            losses.append(total / len(pairs))
+            bar.set_postfix(loss=f"{losses[-1]:.3f}", pairs=len(pairs))
+            bar.update(1)
+    return Word2Vec(vocab, model.center.weight.detach().clone(), losses)
