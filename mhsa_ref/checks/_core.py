@@ -79,7 +79,10 @@ def call(fn: Callable, *args, name: str, rules: Rules = Rules(), context: str = 
     NotImplementedError passes through untouched: it is what an unfinished exercise raises.
     """
     recorder = _OpRecorder()
-    forbidden_code = {getattr(f, "__code__", None): how for f, how in rules.python.items()}
+    # Python functions are recognised by their code object, builtins (C functions such as
+    # torch._C._nn.one_hot, which F.one_hot is) by identity when the profiler reports a c_call.
+    forbidden_code = {f.__code__: how for f, how in rules.python.items() if hasattr(f, "__code__")}
+    forbidden_builtins = {id(f): how for f, how in rules.python.items() if not hasattr(f, "__code__")}
     entered: list[str] = []
 
     def profile(frame, event, arg):
@@ -89,6 +92,8 @@ def call(fn: Callable, *args, name: str, rules: Rules = Rules(), context: str = 
                 entered.append(forbidden_code[code])
             elif _is_reference_file(code.co_filename):
                 entered.append(f"mhsa_ref ({code.co_name} in {os.path.basename(code.co_filename)})")
+        elif event == "c_call" and id(arg) in forbidden_builtins:
+            entered.append(forbidden_builtins[id(arg)])
 
     where = f" {context}" if context else ""
     previous = sys.getprofile()
@@ -132,6 +137,11 @@ def _exception_hint(e: Exception) -> str:
             "default). Create new tensors on the inputs' device and dtype, e.g. "
             "torch.zeros_like(x) or torch.ones(n, device=x.device, dtype=x.dtype)."
         )
+    if ".item()" in text or "Cannot copy out of meta tensor" in text:
+        return (
+            "\n  Likely cause: .item(), .tolist() or float(...) turns a tensor into Python numbers, which a tensor "
+            "on the meta device does not have (and which stop gradients). Keep the computation in tensor operations."
+        )
     if "must match the size" in text or "broadcast" in text:
         return (
             "\n  Likely cause: a reduction without keepdim=True, so the result lost a dimension and no "
@@ -172,6 +182,8 @@ def _close(a: Tensor, b: Tensor, atol: float, rtol: float) -> bool:
 
 def _first_mismatch(got: Tensor, want: Tensor, atol: float, rtol: float) -> str:
     g, w = got.detach().to("cpu", torch.float64), want.detach().to("cpu", torch.float64)
+    if g.dim() == 0:
+        return f"  expected {w.item():.6g}, got {g.item():.6g} (difference {abs(g - w).item():.3g})."
     bad = ~torch.isclose(g, w, atol=atol, rtol=rtol, equal_nan=True)
     idx = tuple(int(i) for i in bad.nonzero()[0])
     row = idx[:-1]
@@ -180,7 +192,7 @@ def _first_mismatch(got: Tensor, want: Tensor, atol: float, rtol: float) -> str:
     return (
         f"  first difference at index {idx}: expected {w[idx].item():.6g}, got {g[idx].item():.6g} "
         f"(largest |difference| {diff:.3g}).\n"
-        f"  expected row {row}: {fmt(w)}\n  your row     {row}: {fmt(g)}"
+        + (f"  expected row {row}: {fmt(w)}\n  your row     {row}: {fmt(g)}" if row else f"  expected: {fmt(w)}\n  yours:    {fmt(g)}")
     )
 
 
@@ -222,8 +234,14 @@ def expect_close(
     suspects: likely causes mapped to functions that compute what that mistake would return.
     nan_hint: the likely cause to give when `got` has NaN where `want` has none.
     """
-    expect_tensor(got, want, what=what, context=context)
     atol, rtol = tolerance(want.dtype)
+    loose_atol, loose_rtol = max(atol, 1e-4), max(rtol, 1e-4)
+    if isinstance(got, Tensor) and got.shape != want.shape and got.device.type != "meta":
+        cause = _matching_suspect(got, suspects, loose_atol, loose_rtol)  # a known mistake that also changes the shape
+        if cause:
+            raise CheckFailure(f"Wrong shape for {what} {context}: got {tuple(got.shape)}, expected "
+                               f"{tuple(want.shape)}.\n  Likely cause: {cause}")
+    expect_tensor(got, want, what=what, context=context)
     if _close(got, want, atol, rtol):
         return
     g = got.detach()
@@ -233,18 +251,49 @@ def expect_close(
             f"NaN in {what} {context} (first at index {where}); the expected result has none."
             + f"\n  Likely cause: {nan_hint}"
         )
-    loose_atol, loose_rtol = max(atol, 1e-4), max(rtol, 1e-4)
+    cause = _matching_suspect(got, suspects, loose_atol, loose_rtol)
+    if cause:
+        raise CheckFailure(
+            f"Wrong values in {what} {context}.\n{_first_mismatch(got, want, atol, rtol)}\n  Likely cause: {cause}"
+        )
+    raise CheckFailure(f"Wrong values in {what} {context}.\n{_first_mismatch(got, want, atol, rtol)}")
+
+
+def _matching_suspect(got: Tensor, suspects: Mapping[str, Callable[[], Tensor]], atol: float, rtol: float) -> str | None:
+    """The first likely cause whose output equals `got` (shape included), or None."""
     for cause, make in suspects.items():
         try:
             candidate = make()
         except Exception:  # a suspect that cannot be formed for these inputs says nothing
             continue
-        if _close(got, candidate.to(g.dtype), loose_atol, loose_rtol):
-            raise CheckFailure(
-                f"Wrong values in {what} {context}.\n{_first_mismatch(got, want, atol, rtol)}\n"
-                f"  Likely cause: {cause}"
-            )
-    raise CheckFailure(f"Wrong values in {what} {context}.\n{_first_mismatch(got, want, atol, rtol)}")
+        if candidate is not None and _close(got, candidate.to(got.dtype), atol, rtol):
+            return cause
+    return None
+
+
+def expect_exact(got: object, want: Tensor, *, what: str, context: str,
+                 suspects: Mapping[str, Callable[[], Tensor]] = {}) -> None:
+    """`got` must equal `want` exactly (integer results); otherwise name the closest known mistake.
+
+    Suspects are compared first, shape included, because a known mistake often changes the shape
+    too (a pair too many, a dimension lost), and its name teaches more than "wrong shape".
+    """
+    if isinstance(got, Tensor) and _close(got, want, 0.0, 0.0):
+        expect_tensor(got, want, what=what, context=context)  # right values: dtype and device still count
+        return
+    cause = _matching_suspect(got, suspects, 0.0, 0.0) if isinstance(got, Tensor) and got.device.type != "meta" else None
+    if cause:
+        raise CheckFailure(f"Wrong {what} {context}.\n  expected {_show(want)}\n  got      {_show(got)}\n"
+                           f"  Likely cause: {cause}")
+    expect_tensor(got, want, what=what, context=context)
+    raise CheckFailure(f"Wrong {what} {context}.\n  expected {_show(want)}\n  got      {_show(got)}")
+
+
+def _show(t: Tensor, limit: int = 12) -> str:
+    rows = t.detach().cpu().tolist()
+    if t.dim() >= 1 and len(rows) > limit:
+        return f"{rows[:limit]} … ({len(rows)} rows)"
+    return str(rows)
 
 
 def passed(name: str, summary: str) -> None:

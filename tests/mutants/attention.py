@@ -7,19 +7,12 @@ for the wrong reason, or with a message that does not name the mistake, fails th
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-@dataclass(frozen=True)
-class Mutant:
-    function: str  # the learner function it replaces
-    fn: Callable
-    message: str  # a phrase the failing check's message must contain
+from mutants import Mutant
 
 
 # --- correct answers (not the reference: written independently, learner style) -------------------
@@ -222,3 +215,7 @@ MUTANTS = {
     "sdpa_delegates_to_reference": Mutant("scaled_dot_product_attention", sdpa_delegates_to_reference, "reference implementation"),
     "sdpa_cpu_default_mask": Mutant("scaled_dot_product_attention", sdpa_cpu_default_mask, "creates a tensor on a fixed device"),
 }
+
+ASSIGNMENT = "04_attention"
+CORRECT = {"softmax": softmax, "scaled_dot_product_attention": scaled_dot_product_attention}
+VISIBLE = ["softmax_torch_builtin", "softmax_wrong_dim", "sdpa_scale_by_d_k", "sdpa_inverted_mask", "sdpa_functional"]

@@ -1,0 +1,248 @@
+"""Named checks for exercise 01_one_hot: one function per graded cell of the notebook.
+
+Visible checks use "I have a dream" and a sentence with repeated words; hidden ones add the empty
+and one-token cases, case sensitivity, extra batch dimensions, zero vectors, broadcasting,
+float64, `meta` tensors, and CUDA when present. `F.one_hot` is not allowed, however it is reached.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from mhsa_ref.checks._core import (CheckFailure, Rules, call, expect_close, expect_exact, expect_tensor, on_cuda,
+                                   passed, randn)
+
+__all__ = [
+    "vocab_values",
+    "vocab_edge_cases",
+    "one_hot_values",
+    "one_hot_shapes_and_dtypes",
+    "one_hot_devices",
+    "cosine_values",
+    "cosine_zero_vectors",
+    "cosine_broadcast_and_dtypes",
+    "cosine_devices",
+]
+
+# `mhsa_ref.one_hot` is the function (the package exports it); the module is fetched by its full name.
+ref = importlib.import_module("mhsa_ref.one_hot")
+ONE_HOT_RULES = Rules(python={F.one_hot: "F.one_hot (torch.nn.functional.one_hot)"})
+DREAM = ["I", "have", "a", "dream"]
+REPEATS = "the cat saw the dog and the dog saw the cat".split()
+
+# ---------------------------------------------------------------------------------------------
+# build_vocab
+
+
+def _vocab_suspects(tokens: list[str]) -> dict[str, Callable[[], dict]]:
+    return {
+        "the indices follow alphabetical order (sorted); they must follow the order of first appearance.":
+            lambda: {w: i for i, w in enumerate(sorted(set(tokens)))},
+        "the indices start at 1; the first word gets index 0.":
+            lambda: {w: i + 1 for w, i in ref.build_vocab(tokens).items()},
+        "a repeated word got the position of its last appearance ({w: i for i, w in enumerate(tokens)}); "
+        "each word keeps the index it got when first seen, and indices run 0..V-1 without gaps.":
+            lambda: {w: i for i, w in enumerate(tokens)},
+        "a repeated word got the position of its first appearance in the text; indices must count distinct "
+        "words, 0..V-1 without gaps (the next new word gets len(vocab)).":
+            lambda: {w: tokens.index(w) for w in tokens},
+        "the indices follow a set's order; a set forgets the order of the text, so use a dict filled in "
+        "order of first appearance.":
+            lambda: {w: i for i, w in enumerate(set(tokens))} if list(set(tokens)) != list(dict.fromkeys(tokens)) else None,
+    }
+
+
+def _expect_vocab(build_vocab: Callable, tokens: list[str]) -> None:
+    shown = tokens if len(tokens) <= 12 else tokens[:12] + ["…"]
+    context = f"for tokens {shown}"
+    original = list(tokens)
+    got = call(build_vocab, tokens, name="build_vocab", context=context)
+    if tokens != original:
+        raise CheckFailure(f"build_vocab changed its input list {context}; build a new dict and leave tokens as they are.")
+    want = ref.build_vocab(tokens)
+    if not isinstance(got, dict):
+        raise CheckFailure(f"build_vocab should return a dict word -> index {context}; got {type(got).__name__}.")
+    if got == want:
+        return
+    if set(got) != set(want):
+        missing, extra = sorted(set(want) - set(got)), sorted(set(got) - set(want))
+        raise CheckFailure(f"build_vocab has the wrong words {context}: missing {missing[:6]}, unexpected {extra[:6]}.\n"
+                           f"  Every distinct token must be a key, and nothing else.")
+    for cause, make in _vocab_suspects(tokens).items():
+        if make() == got:
+            raise CheckFailure(f"Wrong indices from build_vocab {context}.\n  expected {want}\n  got      {got}\n"
+                               f"  Likely cause: {cause}")
+    raise CheckFailure(f"Wrong indices from build_vocab {context}.\n  expected {want}\n  got      {got}")
+
+
+def vocab_values(build_vocab: Callable) -> None:
+    """Visible: "I have a dream", and a sentence whose words repeat."""
+    _expect_vocab(build_vocab, DREAM)
+    _expect_vocab(build_vocab, REPEATS)
+    passed("vocab_values", "indices by first appearance for 'I have a dream' and a sentence with repeats")
+
+
+def vocab_edge_cases(build_vocab: Callable) -> None:
+    """Hidden: no tokens, one token repeated, case matters ("I" ≠ "i"), and 2,000 tokens of the corpus."""
+    from mhsa_ref import corpus
+
+    _expect_vocab(build_vocab, [])
+    _expect_vocab(build_vocab, ["dream"] * 3)
+    _expect_vocab(build_vocab, ["I", "i", "have", "Have", "I"])
+    text = [t for s in corpus.sentences()[:300] for t in s][:2000]
+    _expect_vocab(build_vocab, text)
+    passed("vocab_edge_cases", "empty input, one repeated token, case-sensitive words, 2,000 corpus tokens")
+
+
+# ---------------------------------------------------------------------------------------------
+# one_hot
+
+
+def _one_hot_suspects(ids: Tensor, vocab_size: int) -> dict[str, Callable[[], Tensor]]:
+    want = ref.one_hot(ids, vocab_size)
+    return {
+        "the 1 sits at index id - 1 (or id + 1); word i has its 1 at position i, counting from 0.":
+            lambda: torch.roll(want, -1, dims=-1),
+        "every entry is 1 except the word's (1 - one_hot); the word's position holds the 1, the rest 0.":
+            lambda: 1 - want,
+        "the vectors were flattened into one (N, V) matrix; keep ids' shape and add V as a last dimension, "
+        "(...) -> (..., V).":
+            lambda: want.reshape(-1, vocab_size),
+        "the vocabulary axis came first, (V, ...); it must be the last axis, (..., V).":
+            lambda: want.movedim(-1, 0),
+    }
+
+
+def _expect_one_hot(one_hot: Callable, ids: Tensor, vocab_size: int) -> None:
+    context = f"for ids of shape {tuple(ids.shape)} ({str(ids.dtype)[6:]}) and vocab_size={vocab_size}"
+    got = call(one_hot, ids, vocab_size, name="one_hot", rules=ONE_HOT_RULES, context=context)
+    want = ref.one_hot(ids, vocab_size)
+    if isinstance(got, Tensor) and got.shape == want.shape and got.dtype != want.dtype:
+        raise CheckFailure(f"one_hot returned {got.dtype} {context}; one-hot vectors are float32 (they are points "
+                           f"in R^V, and later layers multiply them with float weights). Convert with .float() or "
+                           f"create them with dtype=torch.float32.")
+    expect_exact(got, want, what="one-hot vectors", context=context, suspects=_one_hot_suspects(ids, vocab_size))
+
+
+def _ids(shape: tuple[int, ...], vocab_size: int, seed: int, dtype=torch.long) -> Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, vocab_size, shape, generator=g).to(dtype)
+
+
+def one_hot_values(one_hot: Callable) -> None:
+    """Visible: the ids of "I have a dream" (4,) and a batch of three sentences (3, 4)."""
+    _expect_one_hot(one_hot, torch.tensor([0, 1, 2, 3]), 4)
+    _expect_one_hot(one_hot, torch.tensor([3, 1, 0, 2]), 6)
+    _expect_one_hot(one_hot, torch.tensor([[0, 1, 2, 3], [3, 2, 1, 0], [4, 4, 5, 0]]), 6)
+    passed("one_hot_values", "(4,) and (3, 4) ids give (4, V) and (3, 4, V) float32 one-hot vectors")
+
+
+def one_hot_shapes_and_dtypes(one_hot: Callable) -> None:
+    """Hidden: extra batch dimensions (2, 3, 5), a single id (0-d), no ids (0,), int32 ids, V = 1."""
+    _expect_one_hot(one_hot, _ids((2, 3, 5), 7, seed=1), 7)
+    _expect_one_hot(one_hot, torch.tensor(4), 9)
+    _expect_one_hot(one_hot, torch.zeros(0, dtype=torch.long), 5)
+    _expect_one_hot(one_hot, _ids((3, 4), 11, seed=2, dtype=torch.int32), 11)
+    _expect_one_hot(one_hot, torch.zeros(3, dtype=torch.long), 1)
+    passed("one_hot_shapes_and_dtypes", "any batch shape, 0-d and empty ids, int32 ids, always float32")
+
+
+def one_hot_devices(one_hot: Callable) -> None:
+    """Hidden: `meta` ids (nothing created on a fixed device), and CUDA when present."""
+    ids = torch.empty((2, 3, 5), dtype=torch.long, device="meta")
+    context = "for ids on the meta device, which has shapes but no values"
+    got = call(one_hot, ids, 7, name="one_hot", rules=ONE_HOT_RULES, context=context)
+    expect_tensor(got, ref.one_hot(ids, 7), what="one-hot vectors", context=context)
+
+    def cuda_run() -> None:
+        _expect_one_hot(one_hot, _ids((3, 4), 6, seed=3).cuda(), 6)
+
+    passed("one_hot_devices", f"device-agnostic on meta tensors; {on_cuda(cuda_run)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# cosine_similarity
+
+
+def _cosine_suspects(a: Tensor, b: Tensor) -> dict[str, Callable[[], Tensor]]:
+    dot = lambda: (a * b).sum(-1)
+    na, nb = lambda: a.norm(dim=-1), lambda: b.norm(dim=-1)
+    suspects = {
+        "you returned the dot product a · b without dividing by the lengths |a| |b|.": dot,
+        "you returned 1 - cosine (the cosine distance); return the cosine itself.":
+            lambda: 1 - ref.cosine_similarity(a, b),
+        "you divided by the squared lengths |a|² |b|²; divide by the lengths (norms) |a| |b|.":
+            lambda: dot() / (na() ** 2 * nb() ** 2),
+        "you divided by |a| only; divide by both lengths, |a| |b|.": lambda: dot() / na(),
+        "you divided by |b| only; divide by both lengths, |a| |b|.": lambda: dot() / nb(),
+        "you divided by |a| + |b|; the cosine divides by the product |a| |b|.": lambda: dot() / (na() + nb()),
+    }
+    if a.dim() >= 2 and a.shape == b.shape:
+        suspects["you summed along the first dimension; the vectors lie along the last one (dim=-1)."] = (
+            lambda: ref.cosine_similarity(a.movedim(0, -1), b.movedim(0, -1))
+        )
+    return suspects
+
+
+_ZERO_NAN = ("a zero vector has length 0, so dot / (|a| |b|) is 0 / 0 = NaN. The cosine of a zero vector is "
+             "defined here as 0: keep the denominator away from 0 (e.g. .clamp_min(1e-12) or torch.where).")
+
+
+def _expect_cosine(cosine_similarity: Callable, a: Tensor, b: Tensor) -> None:
+    context = f"for a {tuple(a.shape)} and b {tuple(b.shape)} ({str(a.dtype)[6:]})"
+    got = call(cosine_similarity, a, b, name="cosine_similarity", context=context)
+    expect_close(got, ref.cosine_similarity(a, b), what="the cosine similarity", context=context,
+                 suspects=_cosine_suspects(a, b), nan_hint=_ZERO_NAN)
+
+
+def cosine_values(cosine_similarity: Callable) -> None:
+    """Visible: pairs of random word vectors (4, 5), and one-hot vectors (orthogonal: cosine 0)."""
+    _expect_cosine(cosine_similarity, randn((4, 5), seed=40), randn((4, 5), seed=41))
+    eye = torch.eye(4)
+    _expect_cosine(cosine_similarity, eye, eye.roll(1, 0))
+    _expect_cosine(cosine_similarity, eye, 3 * eye)
+    passed("cosine_values", "random (4, 5) vectors; distinct one-hot vectors give 0, a vector with itself 1")
+
+
+def cosine_zero_vectors(cosine_similarity: Callable) -> None:
+    """Hidden: rows that are zero vectors in a, in b, and in both give 0, never NaN."""
+    for dtype in (torch.float32, torch.float64):
+        a, b = randn((5, 6), seed=50, dtype=dtype), randn((5, 6), seed=51, dtype=dtype)
+        a[1] = 0
+        b[3] = 0
+        a[4] = b[4] = 0
+        _expect_cosine(cosine_similarity, a, b)
+    passed("cosine_zero_vectors", "a zero vector on either side gives 0, not NaN")
+
+
+def cosine_broadcast_and_dtypes(cosine_similarity: Callable) -> None:
+    """Hidden: (N, 1, D) against (1, M, D) gives (N, M); extra batch dimensions; 1-D vectors; float64."""
+    for dtype in (torch.float32, torch.float64):
+        x = randn((3, 7), seed=60, dtype=dtype)
+        y = randn((5, 7), seed=61, dtype=dtype)
+        _expect_cosine(cosine_similarity, x.unsqueeze(1), y.unsqueeze(0))
+        _expect_cosine(cosine_similarity, randn((2, 3, 4, 7), seed=62, dtype=dtype), randn((2, 3, 4, 7), seed=63, dtype=dtype))
+        _expect_cosine(cosine_similarity, randn((7,), seed=64, dtype=dtype), randn((7,), seed=65, dtype=dtype))
+        _expect_cosine(cosine_similarity, randn((6, 7), seed=66, dtype=dtype) * 1e3, randn((6, 7), seed=67, dtype=dtype) * 1e-3)
+    passed("cosine_broadcast_and_dtypes", "broadcast (N, 1, D) × (1, M, D), 4-D and 1-D inputs, float32 and float64")
+
+
+def cosine_devices(cosine_similarity: Callable) -> None:
+    """Hidden: `meta` tensors (nothing created on a fixed device), and CUDA when present."""
+    for dtype in (torch.float32, torch.float64):
+        a, b = (torch.empty((2, 3, 7), dtype=dtype, device="meta") for _ in range(2))
+        context = f"for a and b on the meta device ({str(dtype)[6:]}), which has shapes but no values"
+        got = call(cosine_similarity, a, b, name="cosine_similarity", context=context)
+        expect_tensor(got, ref.cosine_similarity(a, b), what="the cosine similarity", context=context)
+
+    def cuda_run() -> None:
+        a, b = randn((4, 6), seed=70, device="cuda"), randn((4, 6), seed=71, device="cuda")
+        a[2] = 0
+        _expect_cosine(cosine_similarity, a, b)
+
+    passed("cosine_devices", f"device- and dtype-agnostic on meta tensors; {on_cuda(cuda_run)}")

@@ -1,0 +1,241 @@
+"""Named checks for exercise 02_word2vec: one function per graded cell of the notebook.
+
+Visible checks use small sentences and batches; hidden ones add a window longer than the
+sentence, one-token sentences, other powers, zero counts, dot products large enough to break a
+naive log(sigmoid), float64, `meta` tensors, and CUDA when present.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from mhsa_ref import word2vec as ref
+from mhsa_ref.checks._core import CheckFailure, call, expect_close, expect_exact, expect_tensor, on_cuda, passed, randn
+
+__all__ = [
+    "pairs_values",
+    "pairs_edge_cases",
+    "noise_values",
+    "noise_powers_and_dtypes",
+    "sgns_values",
+    "sgns_stability",
+    "sgns_shapes_and_dtypes",
+    "sgns_devices",
+]
+
+# ---------------------------------------------------------------------------------------------
+# skipgram_pairs
+
+
+def _pairs_with(ids: Tensor, offsets: list[int], *, wrap: bool = False, swap: bool = False, offset_major: bool = False) -> Tensor:
+    """Pairs formed with a deliberate mistake, to recognise that mistake in a learner's output."""
+    n = ids.numel()
+    rows = []
+    order = [(o, i) for o in offsets for i in range(n)] if offset_major else [(o, i) for i in range(n) for o in offsets]
+    for o, i in order:
+        j = i + o
+        if wrap:
+            j %= n
+        elif not 0 <= j < n:
+            continue
+        rows.append((int(ids[j]), int(ids[i])) if swap else (int(ids[i]), int(ids[j])))
+    return torch.tensor(rows, dtype=torch.long).view(-1, 2)
+
+
+def _pairs_suspects(ids: Tensor, window: int) -> dict[str, Callable[[], Tensor]]:
+    offsets = [*range(-window, 0), *range(1, window + 1)]
+    return {
+        "the word was paired with itself (offset 0); the context is the window without the center.":
+            lambda: _pairs_with(ids, list(range(-window, window + 1))),
+        "the columns are swapped; each row is (center, context).": lambda: _pairs_with(ids, offsets, swap=True),
+        "the rows are grouped by offset first; order them by center position, then offset -window..-1, 1..window.":
+            lambda: _pairs_with(ids, offsets, offset_major=True),
+        "positions wrapped around the sentence (modulo N); pairs that fall off either end are dropped.":
+            lambda: _pairs_with(ids, offsets, wrap=True),
+        "the window is one too small (range(-window + 1, window)); offsets run from -window to window.":
+            lambda: _pairs_with(ids, [o for o in offsets if abs(o) < window]),
+        "only the words after the center were used; the context has `window` words on each side.":
+            lambda: _pairs_with(ids, [o for o in offsets if o > 0]),
+        "the offsets run 1..window then -window..-1; the order is -window..-1, then 1..window.":
+            lambda: _pairs_with(ids, [*range(1, window + 1), *range(-window, 0)]),
+    }
+
+
+def _expect_pairs(skipgram_pairs: Callable, ids: Tensor, window: int) -> None:
+    context = f"for ids {ids.tolist() if ids.numel() <= 12 else tuple(ids.shape)} and window={window}"
+    got = call(skipgram_pairs, ids, window, name="skipgram_pairs", context=context)
+    want = ref.skipgram_pairs(ids, window)
+    if isinstance(got, Tensor) and got.shape == want.shape and got.dtype != torch.long:
+        raise CheckFailure(f"skipgram_pairs returned {got.dtype} {context}; the pairs are word indices, torch.long "
+                           f"(they index an embedding table).")
+    expect_exact(got, want, what="pairs", context=context, suspects=_pairs_suspects(ids, window))
+
+
+def pairs_values(skipgram_pairs: Callable) -> None:
+    """Visible: ids [0, 1, 2, 3, 4] with window 2, and "I have a dream" (ids [0, 1, 2, 3]) with window 1."""
+    _expect_pairs(skipgram_pairs, torch.tensor([0, 1, 2, 3, 4]), 2)
+    _expect_pairs(skipgram_pairs, torch.tensor([0, 1, 2, 3]), 1)
+    _expect_pairs(skipgram_pairs, torch.tensor([7, 3, 7, 5, 2, 3]), 2)
+    passed("pairs_values", "(center, context) rows in order, ends dropped, repeated words kept")
+
+
+def pairs_edge_cases(skipgram_pairs: Callable) -> None:
+    """Hidden: a window longer than the sentence, one- and two-token sentences, a long sentence; CUDA."""
+    _expect_pairs(skipgram_pairs, torch.tensor([4, 1, 3]), 10)
+    _expect_pairs(skipgram_pairs, torch.tensor([9]), 2)
+    _expect_pairs(skipgram_pairs, torch.tensor([9, 4]), 1)
+    g = torch.Generator().manual_seed(5)
+    _expect_pairs(skipgram_pairs, torch.randint(0, 50, (40,), generator=g), 3)
+
+    def cuda_run() -> None:
+        _expect_pairs(skipgram_pairs, torch.tensor([0, 1, 2, 3, 4], device="cuda"), 2)
+
+    passed("pairs_edge_cases", f"window longer than the sentence, one-token sentence (no pairs); {on_cuda(cuda_run)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# noise_distribution
+
+
+def _noise_suspects(counts: Tensor, power: float) -> dict[str, Callable[[], Tensor]]:
+    c = counts if counts.is_floating_point() else counts.float()
+    suspects = {
+        "counts^power was not normalised; divide by its sum so the probabilities add up to 1.": lambda: c ** power,
+        "the power was not applied: this is the unigram distribution counts / sum(counts).": lambda: c / c.sum(),
+        "the counts were normalised before the power and not again after: (c / Σc)^power does not sum to 1.":
+            lambda: (c / c.sum()) ** power,
+        "the exponent was 1/power; raise the counts to `power`.": lambda: ref.noise_distribution(counts, 1 / power),
+    }
+    if power != 0.75:
+        suspects["the exponent is always 0.75; use the `power` argument."] = lambda: ref.noise_distribution(counts, 0.75)
+    return suspects
+
+
+def _expect_noise(noise_distribution: Callable, counts: Tensor, power: float | None) -> None:
+    shown = counts.tolist() if counts.numel() <= 8 else f"of shape {tuple(counts.shape)}"
+    context = f"for counts {shown} ({str(counts.dtype)[6:]})" + (f" and power={power}" if power is not None else " (default power)")
+    args = (counts,) if power is None else (counts, power)
+    got = call(noise_distribution, *args, name="noise_distribution", context=context)
+    p = 0.75 if power is None else power
+    expect_close(got, ref.noise_distribution(counts, p), what="the noise distribution", context=context,
+                 suspects=_noise_suspects(counts, p))
+
+
+def noise_values(noise_distribution: Callable) -> None:
+    """Visible: counts [5, 1, 20, 2, 8] with the default power 0.75, and power 1."""
+    counts = torch.tensor([5.0, 1.0, 20.0, 2.0, 8.0])
+    _expect_noise(noise_distribution, counts, None)
+    _expect_noise(noise_distribution, counts, 1.0)
+    passed("noise_values", "counts^0.75 normalised to 1 (and power 1 gives the unigram distribution)")
+
+
+def noise_powers_and_dtypes(noise_distribution: Callable) -> None:
+    """Hidden: powers 0.5 and 0 (uniform), a word that never occurs, integer counts (float32 out), float64."""
+    g = torch.Generator().manual_seed(7)
+    counts = torch.randint(1, 1000, (30,), generator=g)
+    _expect_noise(noise_distribution, counts.to(torch.float64), 0.5)
+    _expect_noise(noise_distribution, counts.to(torch.float64), 0.75)
+    _expect_noise(noise_distribution, counts, 0.75)  # int64 counts -> float32 probabilities
+    with_zero = torch.tensor([3.0, 0.0, 9.0, 1.0])
+    _expect_noise(noise_distribution, with_zero, 0.75)
+    _expect_noise(noise_distribution, torch.tensor([3.0, 1.0, 9.0, 1.0], dtype=torch.float64), 0.0)
+    meta = torch.empty(30, device="meta")
+    context = "for counts on the meta device, which has shapes but no values"
+    got = call(noise_distribution, meta, 0.75, name="noise_distribution", context=context)
+    expect_tensor(got, ref.noise_distribution(meta, 0.75), what="the noise distribution", context=context)
+    passed("noise_powers_and_dtypes", "powers 0, 0.5, 0.75; zero counts; integer and float64 counts; meta tensors")
+
+
+# ---------------------------------------------------------------------------------------------
+# sgns_loss
+
+
+def _sgns_suspects(c: Tensor, o: Tensor, n: Tensor) -> dict[str, Callable[[], Tensor]]:
+    pos = lambda: (c * o).sum(-1)  # (B,)
+    neg = lambda: (n @ c.unsqueeze(-1)).squeeze(-1)  # (B, K)
+    return {
+        "the loss is summed over the batch; take the mean over the B pairs.":
+            lambda: -(F.logsigmoid(pos()) + F.logsigmoid(-neg()).sum(-1)).sum(),
+        "the negatives' term uses log σ(c·n); a noise word should score low, so it is log σ(−c·n).":
+            lambda: -(F.logsigmoid(pos()) + F.logsigmoid(neg()).sum(-1)).mean(),
+        "the negatives' term is averaged over the K noise words; it is a sum over k.":
+            lambda: -(F.logsigmoid(pos()) + F.logsigmoid(-neg()).mean(-1)).mean(),
+        "the negatives' term is missing: add Σ_k log σ(−c·n_k) for the K noise words.":
+            lambda: -F.logsigmoid(pos()).mean(),
+        "the sign is flipped: the loss is the negative of the log-likelihood, −[log σ(c·o) + Σ log σ(−c·n)].":
+            lambda: (F.logsigmoid(pos()) + F.logsigmoid(-neg()).sum(-1)).mean(),
+        "the log is missing: use log σ(x) (F.logsigmoid), not σ(x).":
+            lambda: -(torch.sigmoid(pos()) + torch.sigmoid(-neg()).sum(-1)).mean(),
+    }
+
+
+_OVERFLOW = ("log(sigmoid(x)) underflows: for x ≈ −100, sigmoid(x) rounds to 0 and log(0) = −inf. "
+             "F.logsigmoid(x) computes log σ(x) without forming σ(x) first, so it stays finite.")
+
+
+def _expect_sgns(sgns_loss: Callable, c: Tensor, o: Tensor, n: Tensor) -> None:
+    context = f"for center {tuple(c.shape)}, context {tuple(o.shape)}, negatives {tuple(n.shape)} ({str(c.dtype)[6:]})"
+    got = call(sgns_loss, c, o, n, name="sgns_loss", context=context)
+    want = ref.sgns_loss(c, o, n)
+    if isinstance(got, Tensor) and not torch.isfinite(got).all() and torch.isfinite(want):
+        raise CheckFailure(f"sgns_loss is {got.item()} {context}; the expected loss is {want.item():.6g}.\n"
+                           f"  Likely cause: {_OVERFLOW}")
+    if isinstance(got, float):
+        raise CheckFailure(f"sgns_loss returned a Python float {context}; return the tensor (no .item()), so that "
+                           f"training can call .backward() on it.")
+    expect_close(got, want, what="the loss", context=context, suspects=_sgns_suspects(c, o, n), nan_hint=_OVERFLOW)
+
+
+def _batch(b: int, k: int, d: int, *, seed: int, dtype=torch.float32, device="cpu", scale: float = 1.0):
+    return (randn((b, d), seed=seed, dtype=dtype, device=device) * scale,
+            randn((b, d), seed=seed + 1, dtype=dtype, device=device) * scale,
+            randn((b, k, d), seed=seed + 2, dtype=dtype, device=device) * scale)
+
+
+def sgns_values(sgns_loss: Callable) -> None:
+    """Visible: B=4 pairs, K=3 negatives, D=6."""
+    _expect_sgns(sgns_loss, *_batch(4, 3, 6, seed=80))
+    _expect_sgns(sgns_loss, *_batch(4, 3, 6, seed=83, scale=0.5))
+    passed("sgns_values", "matches the reference for B=4, K=3, D=6")
+
+
+def sgns_stability(sgns_loss: Callable) -> None:
+    """Hidden: dot products near ±1000 (beyond what exp can hold even in float64), in float32 and float64."""
+    for dtype in (torch.float32, torch.float64):
+        c, o, n = _batch(5, 4, 8, seed=90, dtype=dtype, scale=15.0)
+        o = -o.abs() * c.sign()  # true pairs that point away from each other: c·o ≈ −1000
+        n = n.abs() * c.sign().unsqueeze(1)  # noise words that point the same way: c·n ≈ +1000
+        _expect_sgns(sgns_loss, c, o, n)
+    passed("sgns_stability", "finite for dot products of about ±1000 (logsigmoid, not log(sigmoid))")
+
+
+def sgns_shapes_and_dtypes(sgns_loss: Callable) -> None:
+    """Hidden: B=1, K=1, D=1, and B=7, K=5, D=3 (every size differs), float32 and float64."""
+    for dtype in (torch.float32, torch.float64):
+        _expect_sgns(sgns_loss, *_batch(1, 1, 1, seed=100, dtype=dtype))
+        _expect_sgns(sgns_loss, *_batch(7, 5, 3, seed=101, dtype=dtype))
+        _expect_sgns(sgns_loss, *_batch(2, 9, 4, seed=102, dtype=dtype))
+    passed("sgns_shapes_and_dtypes", "B=1/K=1/D=1 and sizes that all differ, float32 and float64")
+
+
+def sgns_devices(sgns_loss: Callable) -> None:
+    """Hidden: `meta` tensors (nothing created on a fixed device), gradients, and CUDA when present."""
+    c, o, n = (t.requires_grad_() for t in _batch(3, 4, 5, seed=110, dtype=torch.float64))
+    got = call(sgns_loss, c, o, n, name="sgns_loss", context="with inputs that require gradients")
+    if not isinstance(got, Tensor) or not got.requires_grad:
+        raise CheckFailure("sgns_loss does not pass gradients back to its inputs: training could not learn from it.\n"
+                           "  Likely cause: .item(), .detach(), .numpy() or torch.tensor(...) on an intermediate value.")
+    for dtype in (torch.float32, torch.float64):
+        c, o, n = _batch(3, 4, 5, seed=0, dtype=dtype, device="meta")
+        context = f"for inputs on the meta device ({str(dtype)[6:]}), which has shapes but no values"
+        got = call(sgns_loss, c, o, n, name="sgns_loss", context=context)
+        expect_tensor(got, ref.sgns_loss(c, o, n), what="the loss", context=context)
+
+    def cuda_run() -> None:
+        _expect_sgns(sgns_loss, *_batch(4, 3, 6, seed=120, device="cuda"))
+
+    passed("sgns_devices", f"device- and dtype-agnostic on meta tensors, differentiable; {on_cuda(cuda_run)}")

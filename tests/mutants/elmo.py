@@ -1,0 +1,108 @@
+"""Realistic wrong answers to exercise 03_elmo, and correct ones to compare with."""
+
+from __future__ import annotations
+
+import torch
+
+import mhsa_ref
+from mutants import Mutant
+
+# --- correct answers (learner style, not the reference) ----------------------------------------------
+
+
+def bidirectional_targets(ids):
+    pad = torch.full_like(ids[:, :1], -100)
+    return torch.cat([ids[:, 1:], pad], dim=1), torch.cat([pad, ids[:, :-1]], dim=1)
+
+
+def scalar_mix(layers, s, gamma):
+    w = torch.softmax(s, dim=0)
+    return gamma * torch.tensordot(w, layers, dims=([0], [0]))
+
+
+# --- bidirectional_targets ------------------------------------------------------------------------------
+
+
+def targets_swapped(ids):
+    fwd, bwd = bidirectional_targets(ids)
+    return bwd, fwd
+
+
+def targets_zero_fill(ids):
+    pad = torch.zeros_like(ids[:, :1])
+    return torch.cat([ids[:, 1:], pad], dim=1), torch.cat([pad, ids[:, :-1]], dim=1)
+
+
+def targets_roll(ids):
+    return ids.roll(-1, dims=1), ids.roll(1, dims=1)
+
+
+def targets_in_place(ids):
+    bwd = torch.full_like(ids, -100)
+    bwd[:, 1:] = ids[:, :-1]
+    fwd = ids  # a view of the input: the next line overwrites the learner's own ids
+    fwd[:, :-1] = ids[:, 1:].clone()
+    fwd[:, -1] = -100
+    return fwd, bwd
+
+
+def targets_cpu_padding(ids):
+    pad = torch.full((ids.shape[0], 1), -100, dtype=ids.dtype)
+    return torch.cat([ids[:, 1:], pad], dim=1), torch.cat([pad, ids[:, :-1]], dim=1)
+
+
+def targets_minus_one(ids):
+    pad = torch.full_like(ids[:, :1], -1)
+    return torch.cat([ids[:, 1:], pad], dim=1), torch.cat([pad, ids[:, :-1]], dim=1)
+
+
+# --- scalar_mix ----------------------------------------------------------------------------------------
+
+
+def mix_no_softmax(layers, s, gamma):
+    return gamma * torch.tensordot(s, layers, dims=([0], [0]))
+
+
+def mix_normalise_by_sum(layers, s, gamma):
+    return gamma * torch.tensordot(s / s.sum(), layers, dims=([0], [0]))
+
+
+def mix_no_gamma(layers, s, gamma):
+    return torch.tensordot(torch.softmax(s, 0), layers, dims=([0], [0]))
+
+
+def mix_mean(layers, s, gamma):
+    return gamma * layers.mean(0)
+
+
+def mix_fixed_rank(layers, s, gamma):
+    return gamma * (torch.softmax(s, 0).view(-1, 1, 1, 1) * layers).sum(0)
+
+
+def mix_detached(layers, s, gamma):
+    w = torch.softmax(s.detach(), dim=0)
+    return float(gamma.detach() if torch.is_tensor(gamma) else gamma) * torch.tensordot(w, layers, dims=([0], [0]))
+
+
+def mix_delegates(layers, s, gamma):
+    return mhsa_ref.scalar_mix(layers, s, gamma)
+
+
+ASSIGNMENT = "03_elmo"
+CORRECT = {"bidirectional_targets": bidirectional_targets, "scalar_mix": scalar_mix}
+MUTANTS = {
+    "targets_swapped": Mutant("bidirectional_targets", targets_swapped, "swapped"),
+    "targets_zero_fill": Mutant("bidirectional_targets", targets_zero_fill, "hold 0"),
+    "targets_roll": Mutant("bidirectional_targets", targets_roll, "wrap around"),
+    "targets_in_place": Mutant("bidirectional_targets", targets_in_place, "changed ids in place"),
+    "targets_cpu_padding": Mutant("bidirectional_targets", targets_cpu_padding, "fixed device"),
+    "targets_minus_one": Mutant("bidirectional_targets", targets_minus_one, "hold −1"),
+    "mix_no_softmax": Mutant("scalar_mix", mix_no_softmax, "softmax(s)"),
+    "mix_normalise_by_sum": Mutant("scalar_mix", mix_normalise_by_sum, "s / s.sum()"),
+    "mix_no_gamma": Mutant("scalar_mix", mix_no_gamma, "γ is missing"),
+    "mix_mean": Mutant("scalar_mix", mix_mean, "equal weights"),
+    "mix_fixed_rank": Mutant("scalar_mix", mix_fixed_rank, "layers.dim() - 1"),
+    "mix_detached": Mutant("scalar_mix", mix_detached, "no gradient"),
+    "mix_delegates": Mutant("scalar_mix", mix_delegates, "reference implementation"),
+}
+VISIBLE = ["targets_swapped", "targets_zero_fill", "targets_roll", "mix_no_softmax", "mix_no_gamma"]

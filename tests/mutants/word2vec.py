@@ -1,0 +1,157 @@
+"""Realistic wrong answers to exercise 02_word2vec, and correct ones to compare with."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+import mhsa_ref
+from mutants import Mutant
+
+# --- correct answers (learner style, not the reference) ----------------------------------------------
+
+
+def skipgram_pairs(ids, window):
+    pairs = []
+    n = len(ids)
+    for i in range(n):
+        for offset in [*range(-window, 0), *range(1, window + 1)]:
+            j = i + offset
+            if 0 <= j < n:
+                pairs.append([int(ids[i]), int(ids[j])])
+    return torch.tensor(pairs, dtype=torch.long, device=ids.device).reshape(-1, 2)
+
+
+def noise_distribution(counts, power=0.75):
+    p = counts.double() ** power if counts.dtype == torch.float64 else counts.float() ** power
+    return p / p.sum()
+
+
+def sgns_loss(center, context, negatives):
+    pos = F.logsigmoid(torch.einsum("bd,bd->b", center, context))
+    neg = F.logsigmoid(-torch.einsum("bkd,bd->bk", negatives, center)).sum(dim=1)
+    return -(pos + neg).mean()
+
+
+# --- skipgram_pairs ------------------------------------------------------------------------------------
+
+
+def _pairs(ids, offsets, wrap=False):
+    rows, n = [], len(ids)
+    for i in range(n):
+        for o in offsets:
+            j = (i + o) % n if wrap else i + o
+            if 0 <= j < n:
+                rows.append([int(ids[i]), int(ids[j])])
+    return torch.tensor(rows, dtype=torch.long).reshape(-1, 2)
+
+
+def pairs_with_self(ids, window):
+    return _pairs(ids, range(-window, window + 1))
+
+
+def pairs_swapped(ids, window):
+    return skipgram_pairs(ids, window).flip(1)
+
+
+def pairs_wrap_around(ids, window):
+    return _pairs(ids, [*range(-window, 0), *range(1, window + 1)], wrap=True)
+
+
+def pairs_window_too_small(ids, window):
+    return _pairs(ids, [*range(-window + 1, 0), *range(1, window)])
+
+
+def pairs_right_only(ids, window):
+    return _pairs(ids, range(1, window + 1))
+
+
+def pairs_float(ids, window):
+    return skipgram_pairs(ids, window).float()
+
+
+# --- noise_distribution --------------------------------------------------------------------------------
+
+
+def noise_unnormalised(counts, power=0.75):
+    return counts.float() ** power if not counts.is_floating_point() else counts ** power
+
+
+def noise_no_power(counts, power=0.75):
+    return counts / counts.sum()
+
+
+def noise_fixed_power(counts, power=0.75):
+    return noise_distribution(counts, 0.75)
+
+
+def noise_power_after_normalising(counts, power=0.75):
+    return (counts / counts.sum()) ** power
+
+
+def noise_float64_becomes_float32(counts, power=0.75):
+    p = counts.float() ** power
+    return p / p.sum()
+
+
+# --- sgns_loss -----------------------------------------------------------------------------------------
+
+
+def sgns_naive_log_sigmoid(center, context, negatives):
+    pos = torch.log(torch.sigmoid((center * context).sum(-1)))
+    neg = torch.log(torch.sigmoid(-(negatives @ center.unsqueeze(-1)).squeeze(-1))).sum(-1)
+    return -(pos + neg).mean()
+
+
+def sgns_sum_over_batch(center, context, negatives):
+    return sgns_loss(center, context, negatives) * center.shape[0]
+
+
+def sgns_negative_sign(center, context, negatives):
+    pos = F.logsigmoid((center * context).sum(-1))
+    neg = F.logsigmoid((negatives @ center.unsqueeze(-1)).squeeze(-1)).sum(-1)
+    return -(pos + neg).mean()
+
+
+def sgns_mean_over_negatives(center, context, negatives):
+    pos = F.logsigmoid((center * context).sum(-1))
+    neg = F.logsigmoid(-(negatives @ center.unsqueeze(-1)).squeeze(-1)).mean(-1)
+    return -(pos + neg).mean()
+
+
+def sgns_no_negatives(center, context, negatives):
+    return -F.logsigmoid((center * context).sum(-1)).mean()
+
+
+def sgns_item(center, context, negatives):
+    return torch.tensor(sgns_loss(center, context, negatives).item(), dtype=center.dtype)
+
+
+def sgns_delegates(center, context, negatives):
+    return mhsa_ref.sgns_loss(center, context, negatives)
+
+
+ASSIGNMENT = "02_word2vec"
+CORRECT = {"skipgram_pairs": skipgram_pairs, "noise_distribution": noise_distribution, "sgns_loss": sgns_loss}
+MUTANTS = {
+    "pairs_with_self": Mutant("skipgram_pairs", pairs_with_self, "paired with itself"),
+    "pairs_swapped": Mutant("skipgram_pairs", pairs_swapped, "columns are swapped"),
+    "pairs_wrap_around": Mutant("skipgram_pairs", pairs_wrap_around, "wrapped around"),
+    "pairs_window_too_small": Mutant("skipgram_pairs", pairs_window_too_small, "one too small"),
+    "pairs_right_only": Mutant("skipgram_pairs", pairs_right_only, "only the words after"),
+    "pairs_float": Mutant("skipgram_pairs", pairs_float, "torch.long"),
+    "noise_unnormalised": Mutant("noise_distribution", noise_unnormalised, "not normalised"),
+    "noise_no_power": Mutant("noise_distribution", noise_no_power, "power was not applied"),
+    "noise_fixed_power": Mutant("noise_distribution", noise_fixed_power, "always 0.75"),
+    "noise_power_after_normalising": Mutant("noise_distribution", noise_power_after_normalising, "normalised before the power"),
+    "noise_float64_becomes_float32": Mutant("noise_distribution", noise_float64_becomes_float32, "Wrong dtype"),
+    "sgns_naive_log_sigmoid": Mutant("sgns_loss", sgns_naive_log_sigmoid, "F.logsigmoid"),
+    "sgns_sum_over_batch": Mutant("sgns_loss", sgns_sum_over_batch, "summed over the batch"),
+    "sgns_negative_sign": Mutant("sgns_loss", sgns_negative_sign, "log σ(−c·n)"),
+    "sgns_mean_over_negatives": Mutant("sgns_loss", sgns_mean_over_negatives, "averaged over the K noise words"),
+    "sgns_no_negatives": Mutant("sgns_loss", sgns_no_negatives, "negatives' term is missing"),
+    "sgns_item": Mutant("sgns_loss", sgns_item, "does not pass gradients"),
+    "sgns_delegates": Mutant("sgns_loss", sgns_delegates, "reference implementation"),
+}
+VISIBLE = ["pairs_with_self", "pairs_swapped", "pairs_wrap_around", "noise_unnormalised", "noise_no_power",
+           "sgns_sum_over_batch", "sgns_negative_sign"]

@@ -1,0 +1,80 @@
+"""mhsa_ref.checks, proven against known-wrong implementations (mutation tests), for every exercise.
+
+Each mutant is graded by its notebook's own test cells (tests/notebook_cells.py), hidden ones
+included. It must lose points, and a failing message must name its mistake. The correct
+implementations must keep every point, and every graded cell must take points from some mutant.
+"""
+
+import contextlib
+import io
+
+import pytest
+
+from mutants import attention, elmo, one_hot, word2vec
+from notebook_cells import grade, graded_cells
+
+EXERCISES = {m.ASSIGNMENT: m for m in (one_hot, word2vec, elmo, attention)}
+POINTS = {"01_one_hot": 11, "02_word2vec": 10, "03_elmo": 8, "04_attention": 13}
+CASES = [(a, name) for a, m in EXERCISES.items() for name in sorted(m.MUTANTS)]
+
+
+def run(assignment, functions):
+    with contextlib.redirect_stdout(io.StringIO()):
+        return grade(assignment, {**EXERCISES[assignment].CORRECT, **functions})
+
+
+def test_every_exercise_has_mutants():
+    assert sorted(EXERCISES) == sorted(POINTS)
+
+
+@pytest.mark.parametrize("assignment", sorted(EXERCISES))
+def test_correct_answers_get_full_marks(assignment):
+    outcomes = run(assignment, {})
+    assert [(o.grade_id, str(o.error)) for o in outcomes if o.error] == []
+    assert sum(o.earned for o in outcomes) == sum(c.points for c in graded_cells(assignment)) == POINTS[assignment]
+
+
+@pytest.mark.parametrize("assignment,name", CASES)
+def test_mutant_loses_points_with_a_message_naming_the_mistake(assignment, name):
+    mutant = EXERCISES[assignment].MUTANTS[name]
+    failed = [o for o in run(assignment, {mutant.function: mutant.fn}) if o.error is not None]
+    assert failed, f"{name} kept full marks"
+    messages = "\n---\n".join(f"{o.grade_id}: {o.error}" for o in failed)
+    assert mutant.message in messages, f"{name}: no message names the mistake:\n{messages}"
+
+
+@pytest.mark.parametrize("assignment", sorted(EXERCISES))
+def test_each_learner_function_has_at_least_three_mutants(assignment):
+    module = EXERCISES[assignment]
+    for function in module.CORRECT:
+        assert sum(m.function == function for m in module.MUTANTS.values()) >= 3, function
+
+
+@pytest.mark.parametrize("assignment", sorted(EXERCISES))
+def test_visible_cells_already_catch_the_common_mistakes(assignment):
+    """Immediate feedback: these mistakes fail a visible cell, before any hidden test runs."""
+    module = EXERCISES[assignment]
+    visible = {c.grade_id for c in graded_cells(assignment) if "BEGIN HIDDEN TESTS" not in c.source}
+    for name in module.VISIBLE:
+        mutant = module.MUTANTS[name]
+        failed = {o.grade_id for o in run(assignment, {mutant.function: mutant.fn}) if o.error}
+        assert failed & visible, f"{name} passes every visible check"
+
+
+@pytest.mark.parametrize("assignment", sorted(EXERCISES))
+def test_an_unfinished_notebook_fails_with_not_implemented_only(assignment):
+    def todo(*args, **kwargs):
+        raise NotImplementedError()
+
+    outcomes = run(assignment, {f: todo for f in EXERCISES[assignment].CORRECT})
+    assert all(isinstance(o.error, NotImplementedError) for o in outcomes)
+
+
+@pytest.mark.parametrize("assignment", sorted(EXERCISES))
+def test_every_graded_cell_is_failed_by_some_mutant(assignment):
+    """No graded cell is dead weight: each one takes points from at least one known-wrong answer."""
+    failing = {cell.grade_id: 0 for cell in graded_cells(assignment)}
+    for mutant in EXERCISES[assignment].MUTANTS.values():
+        for o in run(assignment, {mutant.function: mutant.fn}):
+            failing[o.grade_id] += o.error is not None
+    assert [cell for cell, n in failing.items() if n == 0] == []
