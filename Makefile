@@ -24,7 +24,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 ASSIGNMENTS := $(sort $(notdir $(wildcard solutions/[0-9][0-9]_*)))
 SOLUTIONS := $(foreach a,$(ASSIGNMENTS),solutions/$(a)/$(a).ipynb)
-LIBRARY := $(shell find mhsa_ref -name '*.py')
+LIBRARY := $(shell find mhsa_ref -name '*.py' -o -path 'mhsa_ref/data/*' -type f)
 CHAPTERS := $(wildcard chapters/*.md chapters/*.ipynb chapters/*.png chapters/*.svg)
 DEMO := $(shell find tests/demo_submissions -name '*.ipynb' 2>/dev/null)
 
@@ -54,8 +54,16 @@ $(STAMPS)/exercises: $(INSTALLED) $(SOLUTIONS) nbgrader_config.py
 # --- the static site --------------------------------------------------------------------------
 book: $(STAMPS)/book
 
-$(STAMPS)/book: $(INSTALLED) $(STAMPS)/exercises _config.yml _toc.yml $(CHAPTERS) $(LIBRARY)
-	$(BIN)/jupyter-book build . -W -n --keep-going
+# The execution cache keys on a chapter's code cells only, and Sphinx re-reads a page only when its
+# source changed; the chapters import mhsa_ref, so a change there clears the cache and rebuilds
+# every page (--all), or the site would show what the old library printed.
+$(STAMPS)/library: $(LIBRARY)
+	@mkdir -p $(STAMPS)
+	rm -rf _build/.jupyter_cache
+	touch $@
+
+$(STAMPS)/book: $(INSTALLED) $(STAMPS)/exercises $(STAMPS)/library _config.yml _toc.yml $(CHAPTERS)
+	$(BIN)/jupyter-book build . -W -n --keep-going $(if $(filter $(STAMPS)/library,$?),--all)
 	touch $@
 
 # --- the demo class, autograded with plain nbgrader commands ----------------------------------

@@ -151,6 +151,16 @@ def sentences() -> list[list[str]]:
     return [list(s) for s in _load()[0]]
 
 
+def word_classes() -> dict[str, str]:
+    """The grammar's class of each content word ("animal", "food", ...), for colouring figures."""
+    classes = {
+        "person": PEOPLE, "animal": ANIMALS, "food": FOODS, "drink": DRINKS, "meal": MEALS,
+        "city": list(PLACES), "country": list(PLACES.values()), "vehicle": VEHICLES, "colour": COLOURS,
+        "thing": THINGS, "money": MONEY, "water": WATERS + RIVER_SIGHTS, "hope": HOPES, "time": TIMES,
+    }
+    return {word: name for name, words in classes.items() for word in words}
+
+
 def bank_senses() -> list[tuple[int, int, str]]:
     """(sentence index, token position, "money" or "river") for every "bank" in the corpus."""
     return list(_load()[1])

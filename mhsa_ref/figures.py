@@ -1,8 +1,7 @@
 """The chapters' figures: static ones with matplotlib, interactive ones with Plotly.
 
-An interactive figure is a Plotly figure wrapped in `Interactive`: JupyterLab draws it with its
-Plotly renderer; the static site gets HTML that calls `Plotly.newPlot` in the reader's browser,
-with no kernel. plotly.js is not fetched from a CDN: this module is also a Sphinx extension
+An interactive figure is a Plotly figure wrapped in `Interactive`: the static site gets HTML that
+calls `Plotly.newPlot` in the reader's browser, with no kernel. plotly.js is not fetched from a CDN: this module is also a Sphinx extension
 (listed in _config.yml) that copies `plotly.min.js` from the installed `plotly` package into the
 site and loads it on the pages that have a Plotly figure.
 
@@ -12,12 +11,14 @@ common forms of colour blindness; every heatmap also shows or hovers its values.
 
 from __future__ import annotations
 
+import io
 import shutil
 from pathlib import Path
 from typing import Sequence
 
 import torch
 from torch import Tensor
+from tqdm.std import tqdm as tqdm_std
 
 # Okabe & Ito (2008), "Color Universal Design": eight colours distinguishable by colour-blind readers.
 OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000"]
@@ -109,10 +110,11 @@ def running_figure(panels: Sequence[tuple[str, Tensor]], tokens: Sequence[str]):
 
 
 class Interactive:
-    """A Plotly figure that JupyterLab and the static site both draw, with no CDN.
+    """A Plotly figure drawn in the reader's browser by the site's local plotly.js, with no kernel.
 
-    In JupyterLab the Plotly MIME type is rendered by the Plotly extension; the site (myst-nb
-    prefers text/html) gets a div and a call to the page's local plotly.js.
+    Its HTML is a div and a call to `Plotly.newPlot`; the site loads `_static/plotly.min.js` on
+    every page that has such a div (see `setup` below). Where plotly.js is absent (a notebook
+    frontend), the div says where the figure can be explored instead of staying blank.
     """
 
     def __init__(self, figure, *, height: int | None = None) -> None:
@@ -120,14 +122,14 @@ class Interactive:
         if height:
             figure.update_layout(height=height)
 
-    def _repr_mimebundle_(self, include=None, exclude=None):
+    def _repr_html_(self) -> str:
         html = self.figure.to_html(full_html=False, include_plotlyjs=False,
                                    config={"displaylogo": False, "responsive": True})
-        return {
-            "application/vnd.plotly.v1+json": self.figure.to_plotly_json(),
-            "text/html": f'<div class="mhsa-interactive">{html}</div>',
-            "text/plain": f"<interactive figure: {self.figure.layout.title.text or 'Plotly'}>",
-        }
+        title = self.figure.layout.title.text or "interactive figure"
+        fallback = (f'<p class="mhsa-no-plotly">{title}: this interactive figure is drawn by the course site '
+                    f"(its plotly.js is not loaded here).</p>")
+        return (f'<div class="mhsa-interactive">{html}<script>if (!window.Plotly) {{ '
+                f"document.currentScript.insertAdjacentHTML('beforebegin', {fallback!r}); }}</script></div>")
 
 
 def interactive_heatmap(matrix: Tensor, row_labels: Sequence[str], col_labels: Sequence[str] | None = None, *,
@@ -177,9 +179,11 @@ def interactive_neighbours(points: Tensor, words: Sequence[str], groups: Sequenc
     first = next(iter(neighbours))
 
     def chosen(word: str) -> dict:
-        names = [word] + [w for w, _ in neighbours[word]]
-        rows = [index[w] for w in names]
-        labels = [f"{word} (chosen)"] + [f"{w}: cosine {c:.3f}" for w, c in neighbours[word]]
+        # Neighbours that are not on the map (e.g. "the") are named in the chosen word's label.
+        listed = "<br>".join(f"{w}: cosine {c:.3f}" for w, c in neighbours[word])
+        shown = [(w, f"{w}: cosine {c:.3f}") for w, c in neighbours[word] if w in index]
+        rows = [index[word]] + [index[w] for w, _ in shown]
+        labels = [f"<b>{word}</b>, nearest words:<br>{listed}"] + [label for _, label in shown]
         return {"x": [p[rows, 0].tolist()], "y": [p[rows, 1].tolist()], "customdata": [labels]}
 
     start = chosen(first)
@@ -232,6 +236,29 @@ def interactive_points(views: dict[str, tuple[Tensor, list[str], list[str]]], *,
                       updatemenus=[{"buttons": buttons, "direction": "down", "x": 0.0, "xanchor": "left",
                                     "y": 1.13, "yanchor": "top"}])
     return Interactive(fig, height=520)
+
+
+# --- progress on a built page -------------------------------------------------------------------------
+
+
+class PageProgress(tqdm_std):
+    """A tqdm text bar that prints only its final state, once, when it closes.
+
+    A built page cannot animate: a plain text bar would leave one line per update in the page.
+    JupyterLab, where a bar can move, uses the trainers' default (`tqdm.auto`) instead.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        self._sink = io.StringIO()
+        kwargs.setdefault("ascii", False)  # block characters, as in a terminal
+        super().__init__(*args, file=self._sink, **kwargs)
+
+    def close(self) -> None:
+        if self.disable:
+            return
+        super().close()
+        final = self._sink.getvalue().replace("\n", "\r").split("\r")
+        print(next((line for line in reversed(final) if line.strip()), ""))
 
 
 # --- Sphinx: serve plotly.js from the installed package ----------------------------------------------
