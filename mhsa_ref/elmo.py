@@ -216,9 +216,10 @@ def learn_scalar_mix(
     """
     torch.manual_seed(seed)
     num_layers, _, width = features.shape
-    s = torch.zeros(num_layers, requires_grad=True)
-    gamma = torch.ones((), requires_grad=True)
-    classifier = nn.Linear(width, int(labels.max()) + 1)
+    like = {"dtype": features.dtype, "device": features.device}
+    s = torch.zeros(num_layers, **like, requires_grad=True)
+    gamma = torch.ones((), **like, requires_grad=True)
+    classifier = nn.Linear(width, int(labels.max()) + 1, **like)
     optimiser = torch.optim.Adam([s, gamma, *classifier.parameters()], lr=lr)
     accuracy = []
     for _ in range(steps):

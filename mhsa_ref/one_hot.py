@@ -80,8 +80,8 @@ def cosine_similarity(a: Tensor, b: Tensor) -> Tensor:
         raise ValueError(f"a and b must have the same last dimension D; got {tuple(a.shape)} and {tuple(b.shape)}")
     dot = (a * b).sum(-1)  # (...)
     norms = a.norm(dim=-1) * b.norm(dim=-1)  # (...)
-    # A zero vector has no direction: its dot product is 0, and a tiny floor keeps 0 / 0 from happening.
-    return dot / norms.clamp_min(torch.finfo(norms.dtype).tiny)
+    # A zero vector has no direction: its dot product is 0, and dividing it by 1 instead of 0 gives 0, not NaN.
+    return dot / torch.where(norms > 0, norms, torch.ones_like(norms))
 
 
 def cosine_matrix(vectors: Tensor) -> Tensor:

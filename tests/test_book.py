@@ -74,32 +74,78 @@ def test_math_is_rendered_by_a_local_mathjax(made):
     assert page.count('class="math') >= 5  # display and inline math reach MathJax
 
 
-def test_chapter_was_executed_with_figures_that_have_alt_text(made):
-    page = HTML / "chapters" / "04_attention.html"
+CHAPTERS = sorted(p.stem for p in (ROOT / "chapters").glob("[0-9][0-9]_*.md"))
+EXERCISES = sorted(p.name for p in (ROOT / "exercises").iterdir() if p.is_dir())
+FIGURES = {"01_one_hot": 2, "02_word2vec": 3, "03_elmo": 3, "04_attention": 3}  # static figures per chapter
+INTERACTIVE = {"01_one_hot": 1, "02_word2vec": 1, "03_elmo": 1}  # Plotly figures per chapter
+
+
+def test_every_chapter_and_exercise_is_in_the_book():
+    assert sorted(FIGURES) == CHAPTERS
+    toc = (ROOT / "_toc.yml").read_text()
+    for name in CHAPTERS:
+        assert f"chapters/{name}" in toc
+    for name in EXERCISES:
+        assert f"exercises/{name}/{name}" in toc
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_was_executed_with_figures_that_have_alt_text(made, chapter):
+    page = HTML / "chapters" / f"{chapter}.html"
     images = parse(page).images
-    assert len(images) >= 3
+    assert len(images) >= FIGURES[chapter]
     for img in images:
         assert (img.get("alt") or "").strip(), f"an image of {page.name} has no alt text"
         assert (page.parent / img["src"]).exists()
     text = page.read_text()
     assert 'class="cell_output' in text and "Traceback" not in text
+    assert text.count("<figcaption") >= FIGURES[chapter]
 
 
-def test_exercise_page_is_the_learner_copy_not_executed_and_downloadable(made):
-    page = HTML / "exercises" / "04_attention" / "04_attention.html"
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_interactive_figures_use_the_sites_own_plotly(made, chapter):
+    """Kernel-free figures: a Plotly div, drawn by the plotly.js the site serves, loaded before the page body."""
+    text = (HTML / "chapters" / f"{chapter}.html").read_text()
+    divs = text.count('class="plotly-graph-div"')
+    assert divs == INTERACTIVE.get(chapter, 0)
+    scripts = [u for u in parse(HTML / "chapters" / f"{chapter}.html").urls if "plotly" in u]
+    if divs:
+        assert scripts == [s for s in scripts if s.split("?")[0] == "../_static/plotly.min.js"] and len(scripts) == 1
+        assert text.index("plotly.min.js") < text.index('class="plotly-graph-div"')
+        assert (HTML / "_static" / "plotly.min.js").stat().st_size > 1_000_000
+    else:
+        assert scripts == []  # 4.8 MB only where a figure needs it
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_no_kernel_only_control_reaches_the_site(made, chapter):
+    """ipywidgets need a kernel; a page must not show a widget that cannot work."""
+    text = (HTML / "chapters" / f"{chapter}.html").read_text()
+    assert "application/vnd.jupyter.widget-view+json" not in text and "widget-state" not in text
+
+
+def test_progress_bars_show_one_final_line(made):
+    text = (HTML / "chapters" / "03_elmo.html").read_text()
+    assert text.count("biLM: 100%") == 1 and "biLM:   0%" not in text
+
+
+@pytest.mark.parametrize("name", EXERCISES)
+def test_exercise_page_is_the_learner_copy_not_executed_and_downloadable(made, name):
+    page = HTML / "exercises" / name / f"{name}.html"
     text = page.read_text()
-    assert "NotImplementedError" in text and "BEGIN SOLUTION" not in text and "clamp_min" not in text
+    assert "NotImplementedError" in text and "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text
     assert 'class="cell_output' not in text  # shown as released, never run
     hrefs = parse(page).links
-    download = [h for h in hrefs if h.endswith("04_attention.ipynb")]
+    download = [h for h in hrefs if h.endswith(f"{name}.ipynb")]
     assert download, "the exercise page offers no notebook download"
-    assert (page.parent / download[0]).resolve().read_bytes() == (ROOT / "exercises" / "04_attention" / "04_attention.ipynb").read_bytes()
+    assert (page.parent / download[0]).resolve().read_bytes() == (ROOT / "exercises" / name / f"{name}.ipynb").read_bytes()
 
 
-def test_chapter_links_to_its_exercise(made):
-    page = HTML / "chapters" / "04_attention.html"
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_links_to_its_exercise(made, chapter):
+    page = HTML / "chapters" / f"{chapter}.html"
     links = parse(page).links
-    assert any(h.endswith("exercises/04_attention/04_attention.html") for h in links)
+    assert any(h.endswith(f"exercises/{chapter}/{chapter}.html") for h in links)
     downloads = [h for h in links if "_downloads" in h and h.endswith(".ipynb")]
     assert downloads and (page.parent / downloads[0]).resolve().exists()
 

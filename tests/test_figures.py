@@ -1,0 +1,255 @@
+"""mhsa_ref.figures and mhsa_ref.widgets: PCA planes, static and kernel-free interactive figures, live explorers."""
+
+import functools
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display: figures are drawn off screen
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+import tqdm  # noqa: E402
+
+from mhsa_ref import corpus, figures, widgets  # noqa: E402
+from mhsa_ref.elmo import train_elmo  # noqa: E402
+from mhsa_ref.word2vec import train_word2vec  # noqa: E402
+from conftest import assert_close, rand  # noqa: E402
+
+QUIET = functools.partial(tqdm.tqdm, disable=True)
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def html_of(interactive) -> str:
+    """What the static site embeds: the text/html of the figure's rich display."""
+    if hasattr(interactive, "_repr_mimebundle_"):
+        return interactive._repr_mimebundle_()["text/html"]
+    return interactive._repr_html_()
+
+
+def plane_points(n=7, d=5, seed=0):
+    """n points of R^d that lie in a random 2-D plane (not through the origin)."""
+    g = torch.Generator().manual_seed(seed)
+    frame, _ = torch.linalg.qr(torch.randn(d, 2, generator=g, dtype=torch.float64))  # (d, 2) orthonormal
+    coords = torch.randn(n, 2, generator=g, dtype=torch.float64) * 3
+    return coords @ frame.T + torch.randn(d, generator=g, dtype=torch.float64)
+
+
+# --- PCA plane ------------------------------------------------------------------------------------
+
+
+def test_pca_basis_shape_orthonormal_and_main_directions():
+    x = rand(40, 6) * torch.tensor([5.0, 3.0, 0.1, 0.1, 0.1, 0.1], dtype=torch.float64)
+    mean, basis = figures.pca_basis(x)
+    assert mean.shape == (6,) and basis.shape == (6, 2) and basis.dtype == torch.float64
+    assert_close(mean, x.mean(0))
+    assert_close(basis.T @ basis, torch.eye(2, dtype=torch.float64))
+    # the two main directions are the top eigenvectors of the covariance (up to sign)
+    eigenvalues, eigenvectors = torch.linalg.eigh(torch.cov(x.T))
+    top = eigenvectors[:, [-1, -2]]
+    assert_close((basis * top).sum(0).abs(), torch.ones(2, dtype=torch.float64))
+
+
+def test_pca_basis_signs_are_fixed():
+    x = rand(20, 5, dtype=torch.float32)
+    _, basis = figures.pca_basis(x)
+    largest = basis.gather(0, basis.abs().argmax(0, keepdim=True))
+    assert (largest > 0).all()
+    # the same plane from data whose SVD flips the directions' signs
+    _, flipped = figures.pca_basis(-x)
+    assert_close(flipped, basis)
+    _, again = figures.pca_basis(x.clone())
+    assert torch.equal(again, basis)
+
+
+def test_pca_basis_of_degenerate_inputs_pads_with_zero_directions():
+    mean, basis = figures.pca_basis(torch.tensor([[1.0, 2.0, 3.0]]))
+    assert basis.shape == (3, 2)
+    assert_close(mean, torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64))
+    _, line = figures.pca_basis(torch.tensor([[0.0], [1.0], [3.0]]))  # D = 1
+    assert line.shape == (1, 2) and torch.equal(line, torch.tensor([[1.0, 0.0]], dtype=torch.float64))
+
+
+def test_project_2d_shape_and_centre():
+    x = rand(9, 4, dtype=torch.float32).requires_grad_()
+    points = figures.project_2d(x)
+    assert points.shape == (9, 2) and points.dtype == torch.float64 and not points.requires_grad
+    assert_close(points.mean(0), torch.zeros(2, dtype=torch.float64))
+
+
+def test_project_2d_of_points_in_a_plane_preserves_distances():
+    x = plane_points()
+    points = figures.project_2d(x)
+    assert_close(torch.cdist(points, points), torch.cdist(x, x))
+
+
+def test_project_2d_in_a_given_basis():
+    background, words = plane_points(seed=1), plane_points(n=3, seed=2)
+    basis = figures.pca_basis(background)
+    points = figures.project_2d(words, basis)
+    assert_close(points, (words - basis[0]) @ basis[1])
+    assert not torch.allclose(points, figures.project_2d(words))
+
+
+# --- static figures -------------------------------------------------------------------------------
+
+
+def test_running_figure_has_one_axes_per_panel():
+    tokens = ["I", "have", "a", "dream"]
+    panels = [("one-hot", torch.eye(4)), ("word2vec", rand(4, 24, dtype=torch.float32)), ("ELMo", rand(4, 64, seed=1))]
+    fig = figures.running_figure(panels, tokens)
+    assert isinstance(fig, matplotlib.figure.Figure)
+    assert len(fig.axes) == 3
+    for ax, (title, vectors) in zip(fig.axes, panels):
+        assert ax.get_title().startswith(title) and f"D = {vectors.size(-1)}" in ax.get_title()
+        assert [t.get_text() for t in ax.texts] == tokens
+        assert ax.collections[0].get_offsets().shape == (4, 2)
+    # a token keeps its colour across panels
+    colours = [tuple(map(tuple, ax.collections[0].get_facecolors())) for ax in fig.axes]
+    assert colours[0] == colours[1] == colours[2]
+    fig.canvas.draw()
+    assert len(figures.running_figure(panels[:1], tokens).axes) == 1
+
+
+def test_heatmap_writes_every_value():
+    fig, ax = plt.subplots()
+    m = torch.tensor([[0.25, 1.0], [-0.5, 0.125]])
+    figures.heatmap(ax, m, ["a", "b"], fmt="{:.3f}")
+    assert sorted(t.get_text() for t in ax.texts) == sorted(["0.250", "1.000", "-0.500", "0.125"])
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b"]
+
+
+# --- interactive figures --------------------------------------------------------------------------
+
+
+def assert_kernel_free_html(interactive):
+    html = html_of(interactive)
+    assert 'class="plotly-graph-div"' in html and "Plotly.newPlot" in html
+    assert "<script src" not in html.lower()
+    assert "cdn" not in html.lower() and "https://" not in html and "http://" not in html
+
+
+def test_interactive_heatmap():
+    m = rand(3, 4)
+    fig = figures.interactive_heatmap(m, ["a", "b", "c"], ["w", "x", "y", "z"], title="scores", zmin=-1, zmax=1)
+    trace = fig.figure.data[0]
+    assert trace.type == "heatmap"
+    assert_close(torch.tensor(trace.z, dtype=torch.float64), m)
+    assert list(trace.x) == ["w", "x", "y", "z"] and list(trace.y) == ["a", "b", "c"]
+    assert trace.text[1][2] == f"{float(m[1, 2]):.2f}"
+    assert fig.figure.layout.title.text == "scores" and fig.figure.layout.height == 420
+    assert_kernel_free_html(fig)
+    big = figures.interactive_heatmap(torch.zeros(13, 13), [str(i) for i in range(13)])
+    assert big.figure.data[0].text is None and list(big.figure.data[0].x) == [str(i) for i in range(13)]
+
+
+def test_interactive_neighbours():
+    words = ["cat", "dog", "tea", "milk", "rome"]
+    groups = ["animal", "animal", "drink", "drink", "city"]
+    points = torch.arange(10.0).view(5, 2)
+    neighbours = {"cat": [("dog", 0.9), ("milk", 0.1)], "tea": [("milk", 0.8)]}
+    fig = figures.interactive_neighbours(points, words, groups, neighbours, title="map")
+    data = fig.figure.data
+    assert [t.name for t in data[:3]] == ["animal", "drink", "city"] and len(data) == 4
+    assert list(data[0].text) == ["cat", "dog"] and list(data[0].x) == [0.0, 2.0]
+    assert list(data[3].x) == [0.0, 2.0, 6.0] and list(data[3].y) == [1.0, 3.0, 7.0]  # cat, dog, milk
+    buttons = fig.figure.layout.updatemenus[0].buttons
+    assert [b.label for b in buttons] == ["cat", "tea"]
+    assert buttons[1].args[0]["x"] == [[4.0, 6.0]] and list(buttons[1].args[1]) == [3]  # tea, milk; the highlight trace
+    assert_kernel_free_html(fig)
+
+
+def test_interactive_points():
+    views = {
+        "layer 0": (rand(4, 2), ["a", "b", "c", "d"], ["money", "river", "money", "river"]),
+        "layer 2": (rand(3, 2, seed=1), ["e", "f", "g"], ["river", "river", "money"]),
+    }
+    fig = figures.interactive_points(views, title="bank")
+    data = fig.figure.data
+    assert len(data) == 4
+    assert [t.visible for t in data] == [True, True, False, False]
+    assert list(data[0].customdata) == ["a", "c"]
+    buttons = fig.figure.layout.updatemenus[0].buttons
+    assert [b.label for b in buttons] == ["layer 0", "layer 2"]
+    assert buttons[1].args[0]["visible"] == [False, False, True, True]
+    assert buttons[1].args[1]["title.text"] == "bank: layer 2"
+    assert fig.figure.layout.title.text == "bank: layer 0"
+    assert data[0].marker.color == data[3].marker.color  # one colour per group across views
+    assert_kernel_free_html(fig)
+
+
+# --- live explorers (ipywidgets) ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny models: one thread avoids OpenMP spin-waits on shared cores
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def word2vec_model(one_thread):
+    return train_word2vec(corpus.sentences()[:1500], epochs=1, dim=8, tqdm_class=QUIET)
+
+
+@pytest.fixture(scope="module")
+def elmo_model(one_thread):
+    return train_elmo(corpus.sentences()[:600], epochs=1, hidden=8, tqdm_class=QUIET)
+
+
+def test_explore_neighbours_redraws_on_every_control(word2vec_model, capsys):
+    import ipywidgets
+
+    box = widgets.explore_neighbours(word2vec_model)
+    assert isinstance(box, ipywidgets.VBox)
+    pick, k = box.children[0].children
+    assert isinstance(box.children[1], ipywidgets.Output)
+    assert pick.value == "cat" and k.value == 5 and "the" in pick.options
+    first = capsys.readouterr().out
+    assert len([line for line in first.splitlines() if "cosine" in line]) == 5
+    figures_before = len(plt.get_fignums())
+    pick.value = "bread"
+    shown = [line.split()[-3] for line in capsys.readouterr().out.splitlines() if "cosine" in line]
+    assert shown == [w for w, _ in word2vec_model.neighbours("bread", 5)]
+    k.value = 2
+    assert len([line for line in capsys.readouterr().out.splitlines() if "cosine" in line]) == 2
+    assert len(plt.get_fignums()) == figures_before + 2  # one new drawing per change
+
+
+def test_explore_neighbours_on_a_chosen_word_list(word2vec_model):
+    box = widgets.explore_neighbours(word2vec_model, start="dog", words=corpus.ANIMALS)
+    pick, _ = box.children[0].children
+    assert sorted(pick.options) == sorted(corpus.ANIMALS) and pick.value == "dog"
+    pick.value = "cat"
+
+
+def test_explore_elmo_redraws_on_every_control(elmo_model, capsys):
+    import ipywidgets
+
+    box = widgets.explore_elmo(elmo_model, corpus.sentences()[:40])
+    assert isinstance(box, ipywidgets.VBox)
+    text, layer = box.children[0].children
+    assert text.value == "we sat on the bank of the river"
+    assert [v for _, v in layer.options] == [0, 1, 2] and layer.value == 2
+    drawn = len(plt.get_fignums())
+    assert drawn >= 1
+    text.value = "she deposited cash at the bank"
+    layer.value = 0
+    assert len(plt.get_fignums()) == drawn + 2
+    capsys.readouterr()
+    text.value = "the zebra ate bread"
+    assert "Not in the vocabulary (read as <unk>): zebra" in capsys.readouterr().out
+    text.value = "   "
+    assert "Type a sentence." in capsys.readouterr().out
+    assert len(plt.get_fignums()) == drawn + 3  # an empty sentence draws nothing
+    ax = plt.figure(plt.get_fignums()[-1]).axes[0]
+    assert [t.get_text() for t in ax.texts] == ["the", "zebra", "ate", "bread"]
+    assert math.isfinite(ax.collections[-1].get_offsets().sum())
