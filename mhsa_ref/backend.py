@@ -87,3 +87,20 @@ def pick_device(prefer: str | None = None) -> Choice:
     if torch.cuda.is_available():
         return Choice("cuda", f"CUDA is available ({torch.cuda.get_device_name()})")
     return Choice("cpu", "no CUDA device is available")
+
+
+@contextlib.contextmanager
+def small_model_threads() -> Iterator[None]:
+    """Run the CPU work of the small word models (chapters 02–03) on one thread, then restore.
+
+    Their tensors are tiny (a 24-wide embedding, 32-unit LSTMs), so a second thread saves nothing,
+    and when anything else keeps a core busy (a test run, a notebook) PyTorch's threads wait on
+    each other: training the biLM measured 4.8 s on one thread and 20 s on two on a busy 2-core
+    machine. Chapters 04–08 keep PyTorch's default, because their matrices are large.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mhsa_ref import _validate
+from mhsa_ref.backend import small_model_threads
 from mhsa_ref.one_hot import build_vocab, encode
 
 IGNORE = -100  # the default ignore_index of F.cross_entropy: "no target here"
@@ -135,7 +136,8 @@ class ELMo:
     def vectors(self, tokens: Sequence[str]) -> Tensor:
         """(L, T, 2H): every layer's vector of each token of one sentence (markers dropped)."""
         self.model.eval()
-        return self.model.layers(self.ids(tokens))[:, 0, 1:-1]  # (L, T, 2H)
+        with small_model_threads():
+            return self.model.layers(self.ids(tokens))[:, 0, 1:-1]  # (L, T, 2H)
 
 
 def _batches(encoded: list[Tensor], batch_size: int, g: torch.Generator) -> list[Tensor]:
@@ -180,7 +182,7 @@ def train_elmo(
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     losses = []
     model.train()
-    with tqdm_class(total=epochs, desc="biLM", unit="epoch") as bar:
+    with small_model_threads(), tqdm_class(total=epochs, desc="biLM", unit="epoch") as bar:
         for _ in range(epochs):
             total, seen = 0.0, 0
             for batch in _batches(encoded, batch_size, g):
@@ -222,11 +224,12 @@ def learn_scalar_mix(
     classifier = nn.Linear(width, int(labels.max()) + 1, **like)
     optimiser = torch.optim.Adam([s, gamma, *classifier.parameters()], lr=lr)
     accuracy = []
-    for _ in range(steps):
-        logits = classifier(mix(features, s, gamma))  # (N, classes)
-        loss = F.cross_entropy(logits, labels)
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        accuracy.append(float((logits.argmax(-1) == labels).float().mean()))
+    with small_model_threads():
+        for _ in range(steps):
+            logits = classifier(mix(features, s, gamma))  # (N, classes)
+            loss = F.cross_entropy(logits, labels)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            accuracy.append(float((logits.argmax(-1) == labels).float().mean()))
     return torch.softmax(s.detach(), 0), gamma.detach(), accuracy

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mhsa_ref import _validate
+from mhsa_ref.backend import small_model_threads
 from mhsa_ref.one_hot import build_vocab, cosine_similarity, encode
 
 
@@ -190,7 +191,7 @@ def train_word2vec(
     model = SkipGram(len(vocab), dim)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     losses = []
-    with tqdm_class(total=epochs, desc="word2vec", unit="epoch") as bar:
+    with small_model_threads(), tqdm_class(total=epochs, desc="word2vec", unit="epoch") as bar:
         for _ in range(epochs):
             kept = [ids[torch.rand(len(ids), generator=g, dtype=torch.float64) < keep[ids]] for ids in encoded]
             pairs = torch.cat([skipgram_pairs(ids, window) for ids in kept if len(ids) > 1])  # (P, 2)
