@@ -5,6 +5,7 @@ import torch
 from torch.nn.attention import SDPBackend
 
 import mhsa_ref as m
+from mhsa_ref.backend import small_model_threads
 
 
 def test_path_is_explicit_when_weights_are_needed_and_fused_otherwise():
@@ -48,3 +49,14 @@ def test_pick_device(monkeypatch):
     if not torch.cuda.is_available():
         fallback = m.pick_device("cuda:0")
         assert fallback.name == "cpu" and "is_available() is False" in fallback.reason
+
+
+def test_small_model_threads_uses_one_thread_and_restores_the_count():
+    before = torch.get_num_threads()
+    with small_model_threads():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError):
+        with small_model_threads():
+            raise RuntimeError("a failing training run")
+    assert torch.get_num_threads() == before

@@ -30,15 +30,6 @@ RIVER = "we sat on the bank of the river".split()
 MONEY = "she deposited cash at the bank".split()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """The models are tiny: one thread is as fast, and avoids OpenMP spin-waits when the cores are shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def full():
     """The chapter's training, on the whole corpus with the defaults (about 3 s)."""

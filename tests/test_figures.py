@@ -188,20 +188,12 @@ def test_interactive_points():
 
 
 @pytest.fixture(scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models: one thread avoids OpenMP spin-waits on shared cores
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def word2vec_model(one_thread):
+def word2vec_model():
     return train_word2vec(corpus.sentences()[:1500], epochs=1, dim=8, tqdm_class=QUIET)
 
 
 @pytest.fixture(scope="module")
-def elmo_model(one_thread):
+def elmo_model():
     return train_elmo(corpus.sentences()[:600], epochs=1, hidden=8, tqdm_class=QUIET)
 
 

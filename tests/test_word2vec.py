@@ -26,15 +26,6 @@ QUIET = functools.partial(tqdm.tqdm, disable=True)
 SMALL = dict(epochs=2, dim=16, tqdm_class=QUIET)  # fast runs on a slice of the corpus
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """The models are tiny: one thread is as fast, and avoids OpenMP spin-waits when the cores are shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def subset():
     return corpus.sentences()[:1500]
