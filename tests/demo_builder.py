@@ -1,9 +1,10 @@
 """Builds the demo class of tests/demo_submissions/ from the learner copies in exercises/.
 
 Each demo learner is the released notebook with its solution cells filled in, as a learner would
-fill them: `ada` correctly (in her own way), `ben` with two typical mistakes. `make` autogrades
-them; tests/test_pipeline.py rebuilds them and fails if the committed copies drifted from the
-release. Run `python tests/demo_builder.py` after changing an exercise.
+fill them: `ada` correctly (in her own way), `ben` with typical mistakes that cost him some, not
+all, of the points of every assignment. `make` autogrades them; tests/test_pipeline.py rebuilds
+them and fails if the committed copies drifted from the release. Run `python tests/demo_builder.py`
+after changing an exercise.
 """
 
 from __future__ import annotations
@@ -19,6 +20,67 @@ DEMO_DIR = ROOT / "tests" / "demo_submissions"
 # learner -> assignment -> solution cell grade_id -> the code the learner wrote
 ANSWERS: dict[str, dict[str, dict[str, str]]] = {
     "ada": {
+        "01_one_hot": {
+            "build_vocab": '''\
+def build_vocab(tokens: list[str]) -> dict[str, int]:
+    """Index every distinct token by order of first appearance, starting at 0."""
+    # a dict keeps insertion order, so dict.fromkeys lists the distinct words as they first appear
+    return {word: index for index, word in enumerate(dict.fromkeys(tokens))}''',
+            "one_hot": '''\
+def one_hot(ids: torch.Tensor, vocab_size: int) -> torch.Tensor:
+    """(...) integer ids -> (..., vocab_size) float32 one-hot vectors on ids' device."""
+    out = torch.zeros(*ids.shape, vocab_size, dtype=torch.float32, device=ids.device)
+    return out.scatter(-1, ids.long().unsqueeze(-1), 1.0)''',
+            "cosine_similarity": '''\
+def cosine_similarity(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Cosine along the last dimension of broadcastable (..., D) tensors; 0 for a zero vector."""
+    dot = torch.sum(a * b, dim=-1)
+    lengths = torch.linalg.vector_norm(a, dim=-1) * torch.linalg.vector_norm(b, dim=-1)
+    safe = torch.where(lengths > 0, lengths, torch.ones_like(lengths))
+    return torch.where(lengths > 0, dot / safe, torch.zeros_like(dot))''',
+        },
+        "02_word2vec": {
+            "skipgram_pairs": '''\
+def skipgram_pairs(ids: torch.Tensor, window: int) -> torch.Tensor:
+    """(N,) word ids of one sentence -> (P, 2) LongTensor of (center, context) rows, in order."""
+    n = ids.shape[0]
+    centers, contexts = [], []
+    for i in range(n):
+        for j in range(i - window, i + window + 1):
+            if j != i and 0 <= j < n:
+                centers.append(i)
+                contexts.append(j)
+    c = torch.tensor(centers, dtype=torch.long, device=ids.device)
+    o = torch.tensor(contexts, dtype=torch.long, device=ids.device)
+    return torch.stack([ids[c], ids[o]], dim=1).long()''',
+            "noise_distribution": '''\
+def noise_distribution(counts: torch.Tensor, power: float = 0.75) -> torch.Tensor:
+    """(V,) counts -> (V,) probabilities counts**power / sum(counts**power)."""
+    c = counts * 1.0  # integer counts become float32, float counts keep their dtype
+    w = c.pow(power)
+    return w / w.sum()''',
+            "sgns_loss": '''\
+def sgns_loss(center: torch.Tensor, context: torch.Tensor, negatives: torch.Tensor) -> torch.Tensor:
+    """Mean over the batch of -[log σ(c·o) + Σ_k log σ(-c·n_k)]."""
+    true_scores = torch.einsum("bd,bd->b", center, context)  # (B,)
+    noise_scores = torch.einsum("bkd,bd->bk", negatives, center)  # (B, K)
+    log_likelihood = F.logsigmoid(true_scores) + F.logsigmoid(-noise_scores).sum(dim=1)
+    return -log_likelihood.mean()''',
+        },
+        "03_elmo": {
+            "bidirectional_targets": '''\
+def bidirectional_targets(ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, T) ids -> (fwd, bwd), each (B, T): next and previous word, -100 where there is none."""
+    pad = ids.new_full((ids.shape[0], 1), -100)
+    fwd = torch.cat([ids[:, 1:], pad], dim=1)
+    bwd = torch.cat([pad, ids[:, :-1]], dim=1)
+    return fwd, bwd''',
+            "scalar_mix": '''\
+def scalar_mix(layers: torch.Tensor, s: torch.Tensor, gamma) -> torch.Tensor:
+    """(L, ..., D) layers, (L,) scores, scalar gamma -> (..., D) = gamma * Σ_j softmax(s)_j layers[j]."""
+    w = torch.softmax(s, dim=0)
+    return gamma * torch.tensordot(w, layers, dims=([0], [0]))''',
+        },
         "04_attention": {
             "softmax": '''\
 def softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
@@ -40,6 +102,68 @@ def scaled_dot_product_attention(q, k, v, mask=None):
         },
     },
     "ben": {
+        "01_one_hot": {
+            "build_vocab": '''\
+def build_vocab(tokens: list[str]) -> dict[str, int]:
+    """Index every distinct token by order of first appearance, starting at 0."""
+    vocab = {}
+    for word in tokens:
+        if word not in vocab:
+            vocab[word] = len(vocab)
+    return vocab''',
+            "one_hot": '''\
+def one_hot(ids: torch.Tensor, vocab_size: int) -> torch.Tensor:
+    """(...) integer ids -> (..., vocab_size) float32 one-hot vectors on ids' device."""
+    return (ids[..., None] == torch.arange(vocab_size, device=ids.device)).float()''',
+            # Mistake: no guard for a zero vector, so 0 / 0 gives NaN instead of 0.
+            "cosine_similarity": '''\
+def cosine_similarity(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Cosine along the last dimension of broadcastable (..., D) tensors; 0 for a zero vector."""
+    return (a * b).sum(-1) / (a.norm(dim=-1) * b.norm(dim=-1))''',
+        },
+        "02_word2vec": {
+            # Mistake 1: the window includes the center, so every word is also paired with itself.
+            "skipgram_pairs": '''\
+def skipgram_pairs(ids: torch.Tensor, window: int) -> torch.Tensor:
+    """(N,) word ids of one sentence -> (P, 2) LongTensor of (center, context) rows, in order."""
+    n = len(ids)
+    pairs = []
+    for i in range(n):
+        for j in range(max(0, i - window), min(n, i + window + 1)):
+            pairs.append([ids[i].item(), ids[j].item()])
+    return torch.tensor(pairs, dtype=torch.long, device=ids.device)''',
+            "noise_distribution": '''\
+def noise_distribution(counts: torch.Tensor, power: float = 0.75) -> torch.Tensor:
+    """(V,) counts -> (V,) probabilities counts**power / sum(counts**power)."""
+    counts = counts.double() if counts.dtype == torch.float64 else counts.float()
+    p = counts ** power
+    return p / p.sum()''',
+            # Mistake 2: log(sigmoid(x)) instead of F.logsigmoid(x): -inf once sigmoid(x) rounds to 0.
+            "sgns_loss": '''\
+def sgns_loss(center: torch.Tensor, context: torch.Tensor, negatives: torch.Tensor) -> torch.Tensor:
+    """Mean over the batch of -[log σ(c·o) + Σ_k log σ(-c·n_k)]."""
+    pos = (center * context).sum(dim=1)
+    neg = torch.bmm(negatives, center.unsqueeze(2)).squeeze(2)
+    loss = torch.log(torch.sigmoid(pos)) + torch.log(torch.sigmoid(-neg)).sum(dim=1)
+    return -loss.mean()''',
+        },
+        "03_elmo": {
+            # Mistake: the ends hold 0 (a real word index) instead of -100, the ignore_index.
+            "bidirectional_targets": '''\
+def bidirectional_targets(ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, T) ids -> (fwd, bwd), each (B, T): next and previous word, -100 where there is none."""
+    fwd = torch.zeros_like(ids)
+    bwd = torch.zeros_like(ids)
+    fwd[:, :-1] = ids[:, 1:]
+    bwd[:, 1:] = ids[:, :-1]
+    return fwd, bwd''',
+            "scalar_mix": '''\
+def scalar_mix(layers: torch.Tensor, s: torch.Tensor, gamma) -> torch.Tensor:
+    """(L, ..., D) layers, (L,) scores, scalar gamma -> (..., D) = gamma * Σ_j softmax(s)_j layers[j]."""
+    weights = s.softmax(0)
+    mix = sum(weights[j] * layers[j] for j in range(layers.shape[0]))
+    return gamma * mix''',
+        },
         "04_attention": {
             # Mistake 1: no max subtraction, so exp overflows and an all -inf row gives NaN.
             "softmax": '''\
