@@ -88,22 +88,39 @@ def running_figure(panels: Sequence[tuple[str, Tensor]], tokens: Sequence[str]):
         panels: (title, vectors (T, D)) per representation, in the order of the course.
         tokens: the T words, e.g. ["I", "have", "a", "dream"].
     Returns:
-        the matplotlib figure: one panel per representation, each the PCA plane of its T points,
-        a token keeping its colour across panels.
+        the matplotlib figure: one panel per representation, each the PCA plane of its T points
+        (equidistant points, as one-hot vectors are, are drawn on a circle instead), a token keeping
+        its colour across panels.
     """
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3.4), squeeze=False)
     colours = [OKABE_ITO[i % len(OKABE_ITO)] for i in range(len(tokens))]
     for ax, (title, vectors) in zip(axes[0], panels):
-        points = project_2d(vectors)  # (T, 2)
+        if _equidistant(vectors):
+            # No plane is better than another (PCA is degenerate); a regular polygon keeps every
+            # point equivalent, which is the one true thing a flat picture can say about them.
+            angle = torch.arange(len(tokens), dtype=torch.float64) * 2 * torch.pi / len(tokens)
+            points = torch.stack([angle.sin(), angle.cos()], 1)  # (T, 2)
+            how = "all equidistant"
+        else:
+            points = project_2d(vectors)  # (T, 2)
+            how = "PCA plane"
         scatter_words(ax, points, tokens, colours=colours, size=70)
         span = float(points.abs().max()) or 1.0
         ax.set(xlim=(-1.35 * span, 1.35 * span), ylim=(-1.35 * span, 1.35 * span), aspect="equal",
-               title=f"{title}\n(D = {vectors.size(-1)}, PCA plane)")
+               title=f"{title}\n(D = {vectors.size(-1)}, {how})")
         ax.set_xticks([]), ax.set_yticks([])
     fig.tight_layout()
     return fig
+
+
+def _equidistant(vectors: Tensor) -> bool:
+    """True when every pair of the rows of (N, D) `vectors` (N ≥ 3) is the same distance apart."""
+    if vectors.size(0) < 3:
+        return False
+    d = torch.pdist(vectors.detach().to(torch.float64))
+    return bool(torch.allclose(d, d[0].expand_as(d), rtol=1e-6, atol=0) and d[0] > 0)
 
 
 # --- interactive figures (Plotly, drawn in the browser) ------------------------------------------------

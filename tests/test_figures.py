@@ -117,6 +117,17 @@ def test_running_figure_has_one_axes_per_panel():
     assert len(figures.running_figure(panels[:1], tokens).axes) == 1
 
 
+def test_running_figure_draws_equidistant_points_evenly_on_a_circle():
+    """One-hot points are all √2 apart; the figure must not suggest that some are nearer (PCA is degenerate)."""
+    fig = figures.running_figure([("one-hot", torch.eye(4)), ("word2vec", rand(4, 24, seed=2))], list("wxyz"))
+    one_hot_ax, dense_ax = fig.axes
+    xy = torch.as_tensor(one_hot_ax.collections[0].get_offsets().data, dtype=torch.float64)
+    d = torch.pdist(xy)
+    assert "all equidistant" in one_hot_ax.get_title() and "PCA plane" in dense_ax.get_title()
+    assert torch.allclose(xy.norm(dim=1), torch.ones(4, dtype=torch.float64))  # on the unit circle
+    assert torch.allclose(d.sort().values[:4], d.min().expand(4))  # neighbours evenly spaced (a square)
+
+
 def test_heatmap_writes_every_value():
     fig, ax = plt.subplots()
     m = torch.tensor([[0.25, 1.0], [-0.5, 0.125]])
