@@ -34,6 +34,16 @@ def test_correct_answers_get_full_marks(assignment):
     assert sum(o.earned for o in outcomes) == sum(c.points for c in graded_cells(assignment)) == POINTS[assignment]
 
 
+ALTERNATIVE_CASES = [(a, f, fn) for a, m in EXERCISES.items() for f, fns in m.ALTERNATIVES.items() for fn in fns]
+
+
+@pytest.mark.parametrize("assignment,function,fn", ALTERNATIVE_CASES, ids=lambda x: getattr(x, "__name__", str(x)))
+def test_other_correct_answers_keep_full_marks(assignment, function, fn):
+    """No false negatives: a correct answer written another way (a list, a clamp, einsum) loses nothing."""
+    outcomes = run(assignment, {function: fn})
+    assert [(o.grade_id, str(o.error)) for o in outcomes if o.error] == []
+
+
 @pytest.mark.parametrize("assignment,name", CASES)
 def test_mutant_loses_points_with_a_message_naming_the_mistake(assignment, name):
     mutant = EXERCISES[assignment].MUTANTS[name]

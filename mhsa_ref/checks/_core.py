@@ -183,14 +183,14 @@ def _close(a: Tensor, b: Tensor, atol: float, rtol: float) -> bool:
 def _first_mismatch(got: Tensor, want: Tensor, atol: float, rtol: float) -> str:
     g, w = got.detach().to("cpu", torch.float64), want.detach().to("cpu", torch.float64)
     if g.dim() == 0:
-        return f"  expected {w.item():.6g}, got {g.item():.6g} (difference {abs(g - w).item():.3g})."
+        return f"  expected {w.item():.10g}, got {g.item():.10g} (difference {abs(g - w).item():.3g})."
     bad = ~torch.isclose(g, w, atol=atol, rtol=rtol, equal_nan=True)
     idx = tuple(int(i) for i in bad.nonzero()[0])
     row = idx[:-1]
     fmt = lambda t: "[" + ", ".join(f"{v:.4g}" for v in t[row][:6].tolist()) + (", …]" if t.shape[-1] > 6 else "]")
     diff = (g - w).abs().nan_to_num(nan=math.inf).max().item()
     return (
-        f"  first difference at index {idx}: expected {w[idx].item():.6g}, got {g[idx].item():.6g} "
+        f"  first difference at index {idx}: expected {w[idx].item():.10g}, got {g[idx].item():.10g} "
         f"(largest |difference| {diff:.3g}).\n"
         + (f"  expected row {row}: {fmt(w)}\n  your row     {row}: {fmt(g)}" if row else f"  expected: {fmt(w)}\n  yours:    {fmt(g)}")
     )

@@ -2,7 +2,8 @@
 
 Visible checks use "I have a dream" and a sentence with repeated words; hidden ones add the empty
 and one-token cases, case sensitivity, extra batch dimensions, zero vectors, broadcasting,
-float64, `meta` tensors, and CUDA when present. `F.one_hot` is not allowed, however it is reached.
+float64, `meta` tensors, and CUDA when present. `F.one_hot` is not allowed: a call to it is caught
+under any alias (it is one C function, torch._C._nn.one_hot).
 """
 
 from __future__ import annotations
@@ -105,9 +106,11 @@ def vocab_edge_cases(build_vocab: Callable) -> None:
 
 def _one_hot_suspects(ids: Tensor, vocab_size: int) -> dict[str, Callable[[], Tensor]]:
     want = ref.one_hot(ids, vocab_size)
+    shifted = lambda start: (ids.unsqueeze(-1) == torch.arange(start, start + vocab_size, device=ids.device)).to(torch.float32)
     return {
-        "the 1 sits at index id - 1 (or id + 1); word i has its 1 at position i, counting from 0.":
-            lambda: torch.roll(want, -1, dims=-1),
+        "the 1 sits at index id - 1 (positions counted from 1); word i has its 1 at position i, counting from 0.":
+            lambda: shifted(1),
+        "the 1 sits at index id + 1; word i has its 1 at position i, counting from 0.": lambda: shifted(-1),
         "every entry is 1 except the word's (1 - one_hot); the word's position holds the 1, the rest 0.":
             lambda: 1 - want,
         "the vectors were flattened into one (N, V) matrix; keep ids' shape and add V as a last dimension, "
@@ -182,6 +185,11 @@ def _cosine_suspects(a: Tensor, b: Tensor) -> dict[str, Callable[[], Tensor]]:
         "you divided by |b| only; divide by both lengths, |a| |b|.": lambda: dot() / nb(),
         "you divided by |a| + |b|; the cosine divides by the product |a| |b|.": lambda: dot() / (na() + nb()),
     }
+    # Any ε up to about 1e-5 gives this within the suspects' tolerance, so the message names no value.
+    suspects["you added a small ε to the denominator, which shifts every cosine a little (visible in float64); "
+             "guard only the zero case, e.g. norms.clamp_min(1e-12) or torch.where(norms > 0, ...)."] = (
+        lambda: dot() / (na() * nb() + 1e-8)
+    )
     if a.dim() >= 2 and a.shape == b.shape:
         suspects["you summed along the first dimension; the vectors lie along the last one (dim=-1)."] = (
             lambda: ref.cosine_similarity(a.movedim(0, -1), b.movedim(0, -1))

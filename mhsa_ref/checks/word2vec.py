@@ -72,6 +72,9 @@ def _expect_pairs(skipgram_pairs: Callable, ids: Tensor, window: int) -> None:
     if isinstance(got, Tensor) and got.shape == want.shape and got.dtype != torch.long:
         raise CheckFailure(f"skipgram_pairs returned {got.dtype} {context}; the pairs are word indices, torch.long "
                            f"(they index an embedding table).")
+    if isinstance(got, Tensor) and want.numel() == 0 and got.numel() == 0 and got.shape != want.shape:
+        raise CheckFailure(f"skipgram_pairs returned shape {tuple(got.shape)} {context}; a sentence without pairs "
+                           f"gives shape (0, 2). torch.tensor([]) is 1-D: end with .view(-1, 2) (or reshape(-1, 2)).")
     expect_exact(got, want, what="pairs", context=context, suspects=_pairs_suspects(ids, window))
 
 
@@ -157,7 +160,7 @@ def noise_powers_and_dtypes(noise_distribution: Callable) -> None:
 def _sgns_suspects(c: Tensor, o: Tensor, n: Tensor) -> dict[str, Callable[[], Tensor]]:
     pos = lambda: (c * o).sum(-1)  # (B,)
     neg = lambda: (n @ c.unsqueeze(-1)).squeeze(-1)  # (B, K)
-    return {
+    suspects = {
         "the loss is summed over the batch; take the mean over the B pairs.":
             lambda: -(F.logsigmoid(pos()) + F.logsigmoid(-neg()).sum(-1)).sum(),
         "the negatives' term uses log σ(c·n); a noise word should score low, so it is log σ(−c·n).":
@@ -171,6 +174,12 @@ def _sgns_suspects(c: Tensor, o: Tensor, n: Tensor) -> dict[str, Callable[[], Te
         "the log is missing: use log σ(x) (F.logsigmoid), not σ(x).":
             lambda: -(torch.sigmoid(pos()) + torch.sigmoid(-neg()).sum(-1)).mean(),
     }
+    for eps in (1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10, 1e-12):
+        suspects[f"you took log(σ(x) + ε) with ε = {eps:g}: finite, but wrong wherever σ(x) is below ε (large "
+                 f"negative x). F.logsigmoid(x) computes log σ(x) exactly, without forming σ(x)."] = (
+            lambda eps=eps: -((torch.sigmoid(pos()) + eps).log() + (torch.sigmoid(-neg()) + eps).log().sum(-1)).mean()
+        )
+    return suspects
 
 
 _OVERFLOW = ("log(sigmoid(x)) underflows: for x ≈ −100, sigmoid(x) rounds to 0 and log(0) = −inf. "
@@ -181,7 +190,7 @@ def _expect_sgns(sgns_loss: Callable, c: Tensor, o: Tensor, n: Tensor) -> None:
     context = f"for center {tuple(c.shape)}, context {tuple(o.shape)}, negatives {tuple(n.shape)} ({str(c.dtype)[6:]})"
     got = call(sgns_loss, c, o, n, name="sgns_loss", context=context)
     want = ref.sgns_loss(c, o, n)
-    if isinstance(got, Tensor) and not torch.isfinite(got).all() and torch.isfinite(want):
+    if isinstance(got, Tensor) and got.dim() == 0 and not torch.isfinite(got) and torch.isfinite(want):
         raise CheckFailure(f"sgns_loss is {got.item()} {context}; the expected loss is {want.item():.6g}.\n"
                            f"  Likely cause: {_OVERFLOW}")
     if isinstance(got, float):

@@ -219,3 +219,4 @@ MUTANTS = {
 ASSIGNMENT = "04_attention"
 CORRECT = {"softmax": softmax, "scaled_dot_product_attention": scaled_dot_product_attention}
 VISIBLE = ["softmax_torch_builtin", "softmax_wrong_dim", "sdpa_scale_by_d_k", "sdpa_inverted_mask", "sdpa_functional"]
+ALTERNATIVES: dict = {}  # the correct answers above already differ from the reference

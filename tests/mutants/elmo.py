@@ -106,3 +106,20 @@ MUTANTS = {
     "mix_delegates": Mutant("scalar_mix", mix_delegates, "reference implementation"),
 }
 VISIBLE = ["targets_swapped", "targets_zero_fill", "targets_roll", "mix_no_softmax", "mix_no_gamma"]
+
+
+# --- other correct answers: they must keep full marks too ------------------------------------------------
+
+
+def targets_as_list(ids):
+    fwd = torch.full(ids.shape, -100, dtype=torch.long, device=ids.device)
+    bwd = torch.full(ids.shape, -100, dtype=torch.long, device=ids.device)
+    fwd[:, :-1], bwd[:, 1:] = ids[:, 1:], ids[:, :-1]
+    return [fwd, bwd]
+
+
+def mix_with_einsum(layers, s, gamma):
+    return gamma * torch.einsum("l,l...->...", torch.softmax(s, 0), layers)
+
+
+ALTERNATIVES = {"bidirectional_targets": [targets_as_list], "scalar_mix": [mix_with_einsum]}

@@ -80,7 +80,8 @@ def one_hot_flattened(ids, vocab_size):
 
 
 def one_hot_off_by_one(ids, vocab_size):
-    return one_hot(ids - 1, vocab_size) if ids.numel() and ids.min() > 0 else one_hot(ids, vocab_size).roll(-1, -1)
+    positions = torch.arange(1, vocab_size + 1, device=ids.device)  # counted from 1
+    return (ids.unsqueeze(-1) == positions).float()
 
 
 def one_hot_delegates(ids, vocab_size):
@@ -110,6 +111,10 @@ def cosine_distance(a, b):
     return 1 - cosine_similarity(a, b)
 
 
+def cosine_plus_epsilon(a, b):
+    return (a * b).sum(-1) / (a.norm(dim=-1) * b.norm(dim=-1) + 1e-8)
+
+
 def cosine_normalise_a_only(a, b):
     return (a * b).sum(-1) / a.norm(dim=-1).clamp_min(1e-12)
 
@@ -134,6 +139,22 @@ MUTANTS = {
     "cosine_first_dim": Mutant("cosine_similarity", cosine_first_dim, "first dimension"),
     "cosine_distance": Mutant("cosine_similarity", cosine_distance, "1 - cosine"),
     "cosine_normalise_a_only": Mutant("cosine_similarity", cosine_normalise_a_only, "by |a| only"),
+    "cosine_plus_epsilon": Mutant("cosine_similarity", cosine_plus_epsilon, "small ε to the denominator"),
 }
+
+
+# --- other correct answers: they must keep full marks too ------------------------------------------------
+
+
+def cosine_with_clamp(a, b):
+    norms = (a.norm(dim=-1) * b.norm(dim=-1)).clamp_min(1e-12)
+    return (a * b).sum(-1) / norms
+
+
+def vocab_with_fromkeys(tokens):
+    return {w: i for i, w in enumerate(dict.fromkeys(tokens))}
+
+
+ALTERNATIVES = {"cosine_similarity": [cosine_with_clamp], "build_vocab": [vocab_with_fromkeys]}
 VISIBLE = ["vocab_sorted", "vocab_last_position", "one_hot_functional", "one_hot_long_dtype", "one_hot_flattened",
            "cosine_dot_only", "cosine_distance"]

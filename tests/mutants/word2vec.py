@@ -66,6 +66,12 @@ def pairs_right_only(ids, window):
     return _pairs(ids, range(1, window + 1))
 
 
+def pairs_flat_when_empty(ids, window):
+    rows = [[int(ids[i]), int(ids[i + o])] for i in range(len(ids))
+            for o in [*range(-window, 0), *range(1, window + 1)] if 0 <= i + o < len(ids)]
+    return torch.tensor(rows, dtype=torch.long)  # shape (0,) when there is no pair
+
+
 def pairs_float(ids, window):
     return skipgram_pairs(ids, window).float()
 
@@ -100,6 +106,12 @@ def noise_float64_becomes_float32(counts, power=0.75):
 def sgns_naive_log_sigmoid(center, context, negatives):
     pos = torch.log(torch.sigmoid((center * context).sum(-1)))
     neg = torch.log(torch.sigmoid(-(negatives @ center.unsqueeze(-1)).squeeze(-1))).sum(-1)
+    return -(pos + neg).mean()
+
+
+def sgns_log_sigmoid_plus_epsilon(center, context, negatives):
+    pos = torch.log(torch.sigmoid((center * context).sum(-1)) + 1e-8)
+    neg = torch.log(torch.sigmoid(-(negatives @ center.unsqueeze(-1)).squeeze(-1)) + 1e-8).sum(-1)
     return -(pos + neg).mean()
 
 
@@ -140,12 +152,14 @@ MUTANTS = {
     "pairs_window_too_small": Mutant("skipgram_pairs", pairs_window_too_small, "one too small"),
     "pairs_right_only": Mutant("skipgram_pairs", pairs_right_only, "only the words after"),
     "pairs_float": Mutant("skipgram_pairs", pairs_float, "torch.long"),
+    "pairs_flat_when_empty": Mutant("skipgram_pairs", pairs_flat_when_empty, "gives shape (0, 2)"),
     "noise_unnormalised": Mutant("noise_distribution", noise_unnormalised, "not normalised"),
     "noise_no_power": Mutant("noise_distribution", noise_no_power, "power was not applied"),
     "noise_fixed_power": Mutant("noise_distribution", noise_fixed_power, "always 0.75"),
     "noise_power_after_normalising": Mutant("noise_distribution", noise_power_after_normalising, "normalised before the power"),
     "noise_float64_becomes_float32": Mutant("noise_distribution", noise_float64_becomes_float32, "Wrong dtype"),
     "sgns_naive_log_sigmoid": Mutant("sgns_loss", sgns_naive_log_sigmoid, "F.logsigmoid"),
+    "sgns_log_sigmoid_plus_epsilon": Mutant("sgns_loss", sgns_log_sigmoid_plus_epsilon, "log(σ(x) + ε)"),
     "sgns_sum_over_batch": Mutant("sgns_loss", sgns_sum_over_batch, "summed over the batch"),
     "sgns_negative_sign": Mutant("sgns_loss", sgns_negative_sign, "log σ(−c·n)"),
     "sgns_mean_over_negatives": Mutant("sgns_loss", sgns_mean_over_negatives, "averaged over the K noise words"),
@@ -155,3 +169,25 @@ MUTANTS = {
 }
 VISIBLE = ["pairs_with_self", "pairs_swapped", "pairs_wrap_around", "noise_unnormalised", "noise_no_power",
            "sgns_sum_over_batch", "sgns_negative_sign"]
+
+
+# --- other correct answers: they must keep full marks too ------------------------------------------------
+
+
+def pairs_vectorised(ids, window):
+    n = ids.shape[0]
+    out = []
+    for i in range(n):  # center position, then offsets in order
+        for o in [*range(-window, 0), *range(1, window + 1)]:
+            if 0 <= i + o < n:
+                out.append(torch.stack([ids[i], ids[i + o]]))
+    return torch.stack(out) if out else ids.new_empty((0, 2))
+
+
+def sgns_with_bmm(center, context, negatives):
+    pos = F.logsigmoid(torch.bmm(center.unsqueeze(1), context.unsqueeze(2)).view(-1))
+    neg = F.logsigmoid(-torch.bmm(negatives, center.unsqueeze(2)).squeeze(2)).sum(1)
+    return (-(pos + neg)).mean()
+
+
+ALTERNATIVES = {"skipgram_pairs": [pairs_vectorised], "sgns_loss": [sgns_with_bmm]}
