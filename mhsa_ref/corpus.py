@@ -121,7 +121,7 @@ def generate(n_sentences: int = 6000, seed: int = SEED) -> list[Sentence]:
     sentences = []
     for _ in range(n_sentences):
         options = _templates(r)
-        weight, text, sense = r.choices(options, weights=[w for w, _, _ in options])[0]
+        _, text, sense = r.choices(options, weights=[w for w, _, _ in options])[0]
         sentences.append(Sentence(tuple(text.split()), sense))
     return sentences
 

@@ -175,10 +175,11 @@ def train_elmo(
     if tqdm_class is None:
         from tqdm.auto import tqdm as tqdm_class
     g = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
     vocab = build_vocab([BOS, EOS, UNK, *(t for s in sentences for t in s)])
     encoded = [encode([BOS, *s, EOS], vocab) for s in sentences]
-    model = BiLM(len(vocab), hidden)
+    with torch.random.fork_rng(devices=[]):  # seed the initialisation without touching the caller's RNG
+        torch.manual_seed(seed)
+        model = BiLM(len(vocab), hidden)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     losses = []
     model.train()
@@ -214,14 +215,16 @@ def learn_scalar_mix(
         labels: (N,) class indices.
         mix: the mixing function (the learner's `scalar_mix` can be passed in).
     Returns:
-        softmax(s) (L,), γ (0-d), and the accuracy after each step.
+        softmax(s) (L,), γ (0-d), and the accuracy on the training examples measured at each step
+        (before its update; there is no held-out set).
     """
-    torch.manual_seed(seed)
     num_layers, _, width = features.shape
     like = {"dtype": features.dtype, "device": features.device}
     s = torch.zeros(num_layers, **like, requires_grad=True)
     gamma = torch.ones((), **like, requires_grad=True)
-    classifier = nn.Linear(width, int(labels.max()) + 1, **like)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        classifier = nn.Linear(width, int(labels.max()) + 1, **like)
     optimiser = torch.optim.Adam([s, gamma, *classifier.parameters()], lr=lr)
     accuracy = []
     with small_model_threads():

@@ -65,8 +65,8 @@ def heatmap(ax, matrix: Tensor, row_labels: Sequence[str], col_labels: Sequence[
     for i in range(m.size(0)):
         for j in range(m.size(1)):
             value = float(m[i, j])
-            light = (value - lo) / (hi - lo or 1) < 0.5  # dark cell: white text
-            ax.text(j, i, fmt.format(value), ha="center", va="center", fontsize=8, color="white" if light else "black")
+            dark_cell = (value - lo) / (hi - lo or 1) < 0.5  # the low end of the colour map is dark
+            ax.text(j, i, fmt.format(value), ha="center", va="center", fontsize=8, color="white" if dark_cell else "black")
     return image
 
 

@@ -78,8 +78,10 @@ def sgns_loss(center: Tensor, context: Tensor, negatives: Tensor) -> Tensor:
         a scalar tensor.
     """
     _validate.require_rank("center", center, 2, "(B, D)")
+    _validate.require_rank("context", context, 2, "(B, D)")
     _validate.require_rank("negatives", negatives, 3, "(B, K, D)")
-    if context.shape != center.shape or negatives.shape[::2] != center.shape:
+    batch, width = center.shape
+    if context.shape != center.shape or negatives.size(0) != batch or negatives.size(2) != width:
         raise ValueError(f"expected center (B, D), context (B, D), negatives (B, K, D); got "
                          f"{tuple(center.shape)}, {tuple(context.shape)}, {tuple(negatives.shape)}")
     positive = (center * context).sum(-1)  # (B,)
@@ -170,7 +172,8 @@ def train_word2vec(
     `subsample`; 0 turns it off), forms the pairs of every sentence with `skipgram_pairs`, shuffles
     them, and for each batch draws `negatives` noise words per pair from
     `noise_distribution(counts, 0.75)`. Adam minimises `loss_fn` (the learner's `sgns_loss` can be
-    passed in). Everything random comes from one generator seeded with `seed`.
+    passed in). Everything random comes from `seed`: the sampling from a generator of its own, the
+    initial vectors from a forked RNG, so the caller's global RNG is left as it was.
 
     Args:
         sentences: lists of tokens (e.g. `mhsa_ref.corpus.sentences()`).
@@ -181,14 +184,15 @@ def train_word2vec(
     if tqdm_class is None:
         from tqdm.auto import tqdm as tqdm_class
     g = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)  # the embeddings' initialisation
     vocab = build_vocab(t for s in sentences for t in s)
     encoded = [encode(s, vocab) for s in sentences]
     counts = torch.bincount(torch.cat(encoded), minlength=len(vocab))  # (V,)
     noise = noise_distribution(counts, 0.75)
     keep = subsample_keep_probability(counts, subsample) if subsample > 0 else torch.ones(len(vocab), dtype=torch.float64)
 
-    model = SkipGram(len(vocab), dim)
+    with torch.random.fork_rng(devices=[]):  # seed the initialisation without touching the caller's RNG
+        torch.manual_seed(seed)
+        model = SkipGram(len(vocab), dim)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     losses = []
     with small_model_threads(), tqdm_class(total=epochs, desc="word2vec", unit="epoch") as bar:

@@ -152,3 +152,9 @@ def test_chapter_links_to_its_exercise(made, chapter):
 
 def test_root_opens_the_introduction(made):
     assert "chapters/intro.html" in (HTML / "index.html").read_text()
+
+
+def test_markdown_printed_by_a_cell_renders_as_a_table(made):
+    """The neighbours of chapter 02 are printed as Markdown; the page must show a table, not pipes."""
+    text = (HTML / "chapters" / "02_word2vec.html").read_text()
+    assert "nearest words (cosine)</th>" in text and "|---|" not in text
