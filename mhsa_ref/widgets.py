@@ -1,17 +1,20 @@
 """Live explorers for JupyterLab (ipywidgets): they need a running kernel, so the site never shows them.
 
 The static site has the kernel-free counterparts (`mhsa_ref.figures.interactive_*`); these
-redraw from the trained models on every change of a control.
+redraw from the trained models on every change of a control. `attention_scene` and `draw_scene`
+are plain functions, shared by the attention explorer and chapter 05's figures.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
+from torch import Tensor
 
 from mhsa_ref import figures
 from mhsa_ref.elmo import ELMo
+from mhsa_ref.self_attention import causal_mask, self_attention
 from mhsa_ref.word2vec import Word2Vec
 
 
@@ -87,3 +90,75 @@ def explore_elmo(model: ELMo, background: Sequence[Sequence[str]], *,
     layer.observe(draw, names="value")
     draw()
     return w.VBox([w.HBox([text, layer]), out])
+
+
+def attention_scene(model: Word2Vec, tokens: Sequence[str], *, d_k: int = 2, temperature: float = 1.0,
+                    causal: bool = False, attention: Callable = self_attention) -> tuple[Tensor, Tensor, Tensor]:
+    """Self-attention over the word2vec points of `tokens`: X (T, D), Z (T, D) and the weights (T, T).
+
+    W^Q = W^K project onto the d_k main directions of the whole word2vec space, so a word's score
+    for another is their similarity there; dividing the queries by `temperature` sharpens (< 1) or
+    flattens (> 1) the weights. W^V is the identity, so Z lives in the same space as X: each z_t is
+    a weighted average of the word points, a new position for word t.
+    """
+    x = torch.stack([model[t] for t in tokens]).unsqueeze(0)  # (1, T, D)
+    centred = model.vectors - model.vectors.mean(0)  # (V, D)
+    directions = torch.linalg.svd(centred, full_matrices=False)[2][:d_k].T  # (D, d_k)
+    w_k = directions * model.vectors.norm(dim=1).mean().reciprocal() * 4  # scores of order 1–10
+    mask = causal_mask(len(tokens)) if causal else None
+    z, weights = attention(x, w_k / temperature, w_k, torch.eye(x.size(-1)), mask)
+    return x[0], z[0], weights[0]  # (T, D), (T, D), (T, T)
+
+
+def draw_scene(x: Tensor, z: Tensor, weights: Tensor, tokens: Sequence[str], title: str = ""):
+    """The explorer's picture: the weights as a heatmap, and X → Z as arrows in X's PCA plane."""
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2))
+    figures.heatmap(left, weights, tokens, vmin=0, vmax=1)
+    left.set(title="weights (row: query, column: key)")
+    basis = figures.pca_basis(x) if len(tokens) > 1 else None
+    before = figures.project_2d(x, basis) if basis else torch.zeros(len(tokens), 2)
+    after = figures.project_2d(z, basis) if basis else torch.zeros(len(tokens), 2)
+    colours = [figures.OKABE_ITO[i % len(figures.OKABE_ITO)] for i in range(len(tokens))]
+    right.scatter(before[:, 0], before[:, 1], s=70, facecolors="none", edgecolors=colours, linewidths=1.5)
+    for (x0, y0), (x1, y1), c in zip(before.tolist(), after.tolist(), colours):
+        right.annotate("", (x1, y1), (x0, y0), arrowprops={"arrowstyle": "->", "color": c, "lw": 1.2})
+    figures.scatter_words(right, after, tokens, colours=colours, size=70)
+    right.set(title="X (hollow) → Z (filled), PCA plane of X", xticks=[], yticks=[])
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def explore_attention(model: Word2Vec, *, attention: Callable = self_attention, start: str = "I have a dream"):
+    """Type a sentence, choose d_k and a temperature, toggle the causal mask: watch the weights and Z move."""
+    import ipywidgets as w
+    import matplotlib.pyplot as plt
+
+    text = w.Text(value=start, description="sentence", layout=w.Layout(width="50%"))
+    d_k = w.IntSlider(value=2, min=1, max=8, description="d_k")
+    temperature = w.FloatLogSlider(value=1.0, base=2, min=-2, max=2, step=0.25, description="temperature")
+    causal = w.Checkbox(value=False, description="causal mask")
+    out = w.Output()
+
+    def draw(*_):
+        tokens = [t for t in text.value.split() if t in model.vocab]
+        unknown = [t for t in text.value.split() if t not in model.vocab]
+        with out:
+            out.clear_output(wait=True)
+            if not tokens:
+                print("Type words of the corpus, e.g. 'I have a dream'.")
+                return
+            x, z, weights = attention_scene(model, tokens, d_k=d_k.value, temperature=temperature.value,
+                                            causal=causal.value, attention=attention)
+            draw_scene(x, z, weights, tokens)
+            plt.show()
+            if unknown:
+                print(f"Not in the corpus vocabulary (left out): {', '.join(unknown)}")
+
+    for control in (text, d_k, temperature, causal):
+        control.observe(draw, names="value")
+    draw()
+    return w.VBox([w.HBox([text, causal]), w.HBox([d_k, temperature]), out])

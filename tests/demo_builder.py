@@ -100,6 +100,30 @@ def scaled_dot_product_attention(q, k, v, mask=None):
     w = softmax(scores)
     return torch.matmul(w, v), w''',
         },
+        "05_self_attention": {
+            "project_qkv": '''\
+def project_qkv(x, w_q, w_k, w_v):
+    """x (B, T, d_model); w_q, w_k (d_model, d_k); w_v (d_model, d_v) -> q, k, v."""
+    q = torch.einsum("btd,de->bte", x, w_q)
+    k = torch.einsum("btd,de->bte", x, w_k)
+    v = torch.einsum("btd,de->bte", x, w_v)
+    return q, k, v''',
+            "causal_mask": '''\
+def causal_mask(T, device=None):
+    """(T, T) bool, True on and below the diagonal: position t may attend to positions <= t."""
+    i = torch.arange(T, device=device)
+    return i[:, None] >= i[None, :]''',
+            "self_attention": '''\
+def self_attention(x, w_q, w_k, w_v, mask=None):
+    """Z = softmax(Q Kᵀ / √d_k) V with Q, K, V = project_qkv(x, ...); returns (z, weights)."""
+    q, k, v = project_qkv(x, w_q, w_k, w_v)
+    scores = q @ k.transpose(1, 2) / math.sqrt(k.size(-1))
+    if mask is not None:
+        scores = scores.masked_fill(mask.logical_not(), float("-inf"))
+    weights = torch.softmax(scores, dim=-1)
+    weights = torch.where(weights.isnan(), torch.zeros_like(weights), weights)
+    return weights @ v, weights''',
+        },
     },
     "ben": {
         "01_one_hot": {
@@ -179,6 +203,27 @@ def scaled_dot_product_attention(q, k, v, mask=None):
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))
     weights = softmax(scores, dim=-1)
+    return weights @ v, weights''',
+        },
+        "05_self_attention": {
+            "project_qkv": '''\
+def project_qkv(x, w_q, w_k, w_v):
+    """x (B, T, d_model); w_q, w_k (d_model, d_k); w_v (d_model, d_v) -> q, k, v."""
+    return x @ w_q, x @ w_k, x @ w_v''',
+            # Mistake 1: the diagonal is masked too, so a word may not attend to itself.
+            "causal_mask": '''\
+def causal_mask(T, device=None):
+    """(T, T) bool, True on and below the diagonal: position t may attend to positions <= t."""
+    return torch.tril(torch.ones(T, T, dtype=torch.bool, device=device), diagonal=-1)''',
+            # Mistake 2: torch.softmax of a fully masked row is NaN, and nothing repairs it.
+            "self_attention": '''\
+def self_attention(x, w_q, w_k, w_v, mask=None):
+    """Z = softmax(Q Kᵀ / √d_k) V with Q, K, V = project_qkv(x, ...); returns (z, weights)."""
+    q, k, v = project_qkv(x, w_q, w_k, w_v)
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = torch.softmax(scores, dim=-1)
     return weights @ v, weights''',
         },
     },

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 
 # Every assignment nbgrader knows, as the Makefile finds them (solutions/[0-9][0-9]_*).
 ASSIGNMENTS = sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir() and re.fullmatch(r"\d\d_\w+", p.name))
-FULL = {"01_one_hot": 11.0, "02_word2vec": 10.0, "03_elmo": 8.0, "04_attention": 13.0}
+FULL = {"01_one_hot": 11.0, "02_word2vec": 10.0, "03_elmo": 8.0, "04_attention": 13.0, "05_self_attention": 12.0}
 
 # ben's score in each assignment and the graded cells his mistakes fail (every other cell passes).
 BEN = {
@@ -40,6 +40,9 @@ BEN = {
     # softmax without the max shift (exp overflows, NaN); scores divided by d_k, not √d_k.
     "04_attention": (5.0, {"test_softmax_stability", "test_sdpa_values", "test_sdpa_shapes_and_dtypes",
                            "test_sdpa_masks", "test_sdpa_fully_masked_row"}),
+    # causal_mask masks the diagonal too; torch.softmax's NaN for a fully masked row is not repaired.
+    "05_self_attention": (9.0, {"test_causal_values", "test_causal_sizes_and_devices",
+                                "test_self_attention_fully_masked_row"}),
 }
 # On a grading machine with CUDA, the hidden device checks also run zero vectors and fully masked rows
 # there, so the same mistakes cost ben one more cell in 01 and two more in 04.
@@ -52,10 +55,11 @@ BEN_MISTAKES = {
     "02_word2vec": ["the word was paired with itself", "log(sigmoid(x)) underflows"],
     "03_elmo": ["which is a real word index"],
     "04_attention": ["exp overflowed", "divided by d_k"],
+    "05_self_attention": ["the diagonal is False", "NaN in the weights"],
 }
 # An identifier of each solution that neither the learner copy nor ben's answers contain.
 SOLUTION_TOKENS = {"01_one_hot": "setdefault", "02_word2vec": "is_floating_point", "03_elmo": "full_like",
-                   "04_attention": "clamp_min"}
+                   "04_attention": "clamp_min", "05_self_attention": ").tril()"}
 
 
 def nb_name(assignment: str) -> str:

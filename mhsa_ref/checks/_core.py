@@ -142,6 +142,11 @@ def _exception_hint(e: Exception) -> str:
             "\n  Likely cause: .item(), .tolist() or float(...) turns a tensor into Python numbers, which a tensor "
             "on the meta device does not have (and which stop gradients). Keep the computation in tensor operations."
         )
+    if "cannot be multiplied" in text or "same reduction dim" in text:
+        return (
+            "\n  Likely cause: a matrix product with a transposed operand. x @ w needs the last size of x to equal "
+            "the first size of w; weights here are (d_in, d_out), used as x @ w (nn.Linear stores the transpose)."
+        )
     if "must match the size" in text or "broadcast" in text:
         return (
             "\n  Likely cause: a reduction without keepdim=True, so the result lost a dimension and no "

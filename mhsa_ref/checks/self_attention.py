@@ -1,0 +1,248 @@
+"""Named checks for exercise 05_self_attention: one function per graded cell of the notebook.
+
+Visible checks use the lecture note's sizes: X of (B=3, T=4, d_model=16) projected to d_k = d_v = 2;
+hidden ones use sizes that all differ (d_k ≠ d_v ≠ d_model), float64, random and causal masks, a
+query with nothing to attend to, `meta` tensors, and CUDA when present.
+`F.scaled_dot_product_attention`, `nn.MultiheadAttention` and `mhsa_ref` are not allowed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from mhsa_ref.checks._core import (CheckFailure, call, describe, expect_close, expect_exact, expect_tensor, on_cuda,
+                                   passed, randn, random_mask)
+from mhsa_ref.checks.attention import ATTENTION_RULES, _sdpa_suspects, _variant
+
+# `mhsa_ref.self_attention` is the function (the package exports it); the module is fetched by its full name.
+ref = importlib.import_module("mhsa_ref.self_attention")
+
+__all__ = [
+    "qkv_values",
+    "qkv_shapes_and_dtypes",
+    "qkv_devices",
+    "causal_values",
+    "causal_sizes_and_devices",
+    "self_attention_values",
+    "self_attention_shapes_and_dtypes",
+    "self_attention_masks",
+    "self_attention_fully_masked_row",
+    "self_attention_devices",
+]
+
+
+def _inputs(b: int, t: int, d_model: int, d_k: int, d_v: int, *, seed: int, dtype=torch.float32, device="cpu"):
+    scale = 1 / math.sqrt(d_model)  # keeps the scores of order 1, as trained weights do
+    return (randn((b, t, d_model), seed=seed, dtype=dtype, device=device),
+            randn((d_model, d_k), seed=seed + 1, dtype=dtype, device=device) * scale,
+            randn((d_model, d_k), seed=seed + 2, dtype=dtype, device=device) * scale,
+            randn((d_model, d_v), seed=seed + 3, dtype=dtype, device=device) * scale)
+
+
+def _context(x: Tensor, w_q: Tensor, w_v: Tensor, mask: Tensor | None = None) -> str:
+    return (f"for x {tuple(x.shape)}, w_q and w_k {tuple(w_q.shape)}, w_v {tuple(w_v.shape)} ({str(x.dtype)[6:]})"
+            + (f", mask {tuple(mask.shape)}" if mask is not None else ""))
+
+
+# ---------------------------------------------------------------------------------------------
+# project_qkv
+
+
+def _qkv_suspects(x: Tensor, w_q: Tensor, w_k: Tensor, w_v: Tensor, part: int) -> dict[str, Callable[[], Tensor]]:
+    names = ("q", "k", "v")
+    weights = (w_q, w_k, w_v)
+    suspects = {}
+    for other in range(3):
+        if other != part:
+            suspects[f"{names[part]} was computed with w_{names[other]}; {names[part]} = x @ w_{names[part]}."] = (
+                lambda o=other: x @ weights[o]
+            )
+    if weights[part].size(0) == weights[part].size(1):
+        suspects[f"the weight was transposed: {names[part]} = x @ w_{names[part]} with w of shape (d_model, d_out), "
+                 f"as in X × W^Q = Q (nn.Linear stores the transpose)."] = lambda: x @ weights[part].T
+    return suspects
+
+
+def _expect_qkv(project_qkv: Callable, x: Tensor, w_q: Tensor, w_k: Tensor, w_v: Tensor) -> None:
+    context = _context(x, w_q, w_v)
+    got = call(project_qkv, x, w_q, w_k, w_v, name="project_qkv", rules=ATTENTION_RULES, context=context)
+    want = ref.project_qkv(x, w_q, w_k, w_v)
+    if not (isinstance(got, (tuple, list)) and len(got) == 3):
+        raise CheckFailure(f"project_qkv should return three tensors (q, k, v) {context}; got {describe(got)}.")
+    for part, name in enumerate(("q", "k", "v")):
+        expect_close(got[part], want[part], what=name, context=context,
+                     suspects=_qkv_suspects(x, w_q, w_k, w_v, part))
+
+
+def qkv_values(project_qkv: Callable) -> None:
+    """Visible: X of (B=3, T=4, d_model=16) and weights (16, 2): the note's sizes."""
+    _expect_qkv(project_qkv, *_inputs(3, 4, 16, 16, 16, seed=404))  # square first: a transpose then still runs
+    _expect_qkv(project_qkv, *_inputs(3, 4, 16, 2, 2, seed=400))
+    passed("qkv_values", "Q, K, V = X W^Q, X W^K, X W^V for X (3, 4, 16) and square and (16, 2) weights")
+
+
+def qkv_shapes_and_dtypes(project_qkv: Callable) -> None:
+    """Hidden: d_model=7, d_k=5, d_v=3 (all differ), B=1, T=1, float32 and float64."""
+    for dtype in (torch.float32, torch.float64):
+        _expect_qkv(project_qkv, *_inputs(2, 6, 7, 5, 3, seed=410, dtype=dtype))
+        _expect_qkv(project_qkv, *_inputs(1, 1, 4, 2, 6, seed=420, dtype=dtype))
+    passed("qkv_shapes_and_dtypes", "d_k ≠ d_v ≠ d_model, B = T = 1, float32 and float64")
+
+
+def qkv_devices(project_qkv: Callable) -> None:
+    """Hidden: `meta` tensors, and CUDA when present."""
+    for dtype in (torch.float32, torch.float64):
+        x, w_q, w_k, w_v = _inputs(2, 6, 7, 5, 3, seed=0, dtype=dtype, device="meta")
+        context = f"for x and weights on the meta device ({str(dtype)[6:]}), which has shapes but no values"
+        got = call(project_qkv, x, w_q, w_k, w_v, name="project_qkv", rules=ATTENTION_RULES, context=context)
+        if not (isinstance(got, (tuple, list)) and len(got) == 3):
+            raise CheckFailure(f"project_qkv should return three tensors (q, k, v) {context}; got {describe(got)}.")
+        for part, want in enumerate(ref.project_qkv(x, w_q, w_k, w_v)):
+            expect_tensor(got[part], want, what="qkv"[part], context=context)
+
+    def cuda_run() -> None:
+        _expect_qkv(project_qkv, *_inputs(2, 6, 7, 5, 3, seed=430, device="cuda"))
+
+    passed("qkv_devices", f"device- and dtype-agnostic on meta tensors; {on_cuda(cuda_run)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# causal_mask
+
+
+def _causal_suspects(t: int) -> dict[str, Callable[[], Tensor]]:
+    ones = torch.ones(t, t, dtype=torch.bool)
+    return {
+        "the mask is upper-triangular (triu): row t is the query at position t, which may attend to positions "
+        "≤ t, so True lies on and below the diagonal (tril).": lambda: ones.triu(),
+        "the diagonal is False: a position may attend to itself (tril with diagonal=0, not -1).":
+            lambda: ones.tril(-1),
+        "the mask is inverted: in this course True means 'may attend', so the past and the diagonal are True.":
+            lambda: ~ones.tril(),
+    }
+
+
+def _expect_causal(causal_mask: Callable, t: int, device=None) -> None:
+    context = f"for T={t}" + (f" and device={device!r}" if device is not None else "")
+    args = (t,) if device is None else (t, device)
+    got = call(causal_mask, *args, name="causal_mask", context=context)
+    want = ref.causal_mask(t, device=device)
+    if isinstance(got, Tensor) and got.shape == want.shape and got.dtype != torch.bool:
+        raise CheckFailure(f"causal_mask returned {got.dtype} {context}; a mask is a bool tensor (True = may "
+                           f"attend). 1/0 masks do not work with masked_fill(~mask, ...) or torch.where.")
+    if want.device.type == "meta":
+        expect_tensor(got, want, what="the causal mask", context=context)
+    else:
+        expect_exact(got, want, what="causal mask", context=context, suspects=_causal_suspects(t))
+
+
+def causal_values(causal_mask: Callable) -> None:
+    """Visible: T=4, the four tokens of "I have a dream"."""
+    _expect_causal(causal_mask, 4)
+    passed("causal_values", "(4, 4) bool, True on and below the diagonal")
+
+
+def causal_sizes_and_devices(causal_mask: Callable) -> None:
+    """Hidden: T=1 and T=7; the `device` argument (meta, and CUDA when present)."""
+    _expect_causal(causal_mask, 1)
+    _expect_causal(causal_mask, 7)
+    _expect_causal(causal_mask, 5, torch.device("meta"))
+
+    def cuda_run() -> None:
+        _expect_causal(causal_mask, 6, torch.device("cuda"))
+
+    passed("causal_sizes_and_devices", f"T = 1 and 7, created on the requested device; {on_cuda(cuda_run)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# self_attention
+
+
+def _self_suspects(x: Tensor, w_q: Tensor, w_k: Tensor, w_v: Tensor, mask: Tensor | None, part: int):
+    q, k, v = ref.project_qkv(x, w_q, w_k, w_v)
+    suspects = _sdpa_suspects(q, k, v, mask, part)
+    d_model = x.size(-1)
+    if d_model != q.size(-1):
+        suspects["the scores were scaled by 1/√d_model (the width of x); the scale uses d_k, the width of q and k."] = (
+            lambda: _variant(q, k, v, mask, scale=1 / math.sqrt(d_model))[part]
+        )
+    return suspects
+
+
+_NAN = ("a query whose keys are all masked gives NaN: torch.softmax of a row of -inf is 0/0. Such a row must give "
+        "zero weights and a zero output: e.g. weights.nan_to_num(0.0), or torch.where(mask, weights, 0) after a "
+        "softmax whose masked scores are -inf.")
+
+
+def _expect_self(self_attention: Callable, x, w_q, w_k, w_v, mask=None) -> None:
+    context = _context(x, w_q, w_v, mask)
+    got = call(self_attention, x, w_q, w_k, w_v, mask, name="self_attention", rules=ATTENTION_RULES, context=context)
+    want_z, want_w = ref.self_attention(x, w_q, w_k, w_v, mask)
+    if not (isinstance(got, (tuple, list)) and len(got) == 2):
+        raise CheckFailure(f"self_attention should return a pair (z, weights) {context}; got {describe(got)}.")
+    z, weights = got
+    expect_close(weights, want_w, what="the weights", context=context,
+                 suspects=_self_suspects(x, w_q, w_k, w_v, mask, 1), nan_hint=_NAN)
+    expect_close(z, want_z, what="z", context=context,
+                 suspects={"z should be weights @ v, with v = x @ w_v.": lambda: want_w @ x}, nan_hint=_NAN)
+
+
+def self_attention_values(self_attention: Callable) -> None:
+    """Visible: the note's sizes, X (3, 4, 16) and d_k = d_v = 2, without and with a causal mask."""
+    inputs = _inputs(3, 4, 16, 2, 2, seed=500)
+    _expect_self(self_attention, *inputs)
+    _expect_self(self_attention, *inputs, ref.causal_mask(4))
+    passed("self_attention_values", "Z and its weights for X (3, 4, 16), d_k = 2, with and without a causal mask")
+
+
+def self_attention_shapes_and_dtypes(self_attention: Callable) -> None:
+    """Hidden: d_model=7, d_k=5, d_v=3, T=6, B=2 (all differ), and B = T = 1, float32 and float64."""
+    for dtype in (torch.float32, torch.float64):
+        _expect_self(self_attention, *_inputs(2, 6, 7, 5, 3, seed=510, dtype=dtype))
+        _expect_self(self_attention, *_inputs(1, 1, 4, 2, 6, seed=520, dtype=dtype))
+    passed("self_attention_shapes_and_dtypes", "d_k ≠ d_v ≠ d_model, B = T = 1, float32 and float64")
+
+
+def self_attention_masks(self_attention: Callable) -> None:
+    """Hidden: causal masks and random masks of shape (T, T) and (B, T, T); every row keeps a key."""
+    for dtype in (torch.float32, torch.float64):
+        inputs = _inputs(2, 6, 7, 5, 3, seed=530, dtype=dtype)
+        _expect_self(self_attention, *inputs, ref.causal_mask(6))
+        _expect_self(self_attention, *inputs, random_mask((6, 6), seed=531))
+        _expect_self(self_attention, *inputs, random_mask((2, 6, 6), seed=532))
+    passed("self_attention_masks", "causal and random masks, (T, T) and (B, T, T), True = may attend")
+
+
+def self_attention_fully_masked_row(self_attention: Callable) -> None:
+    """Hidden: a query that may attend to nothing gets zero weights and a zero output."""
+    for dtype in (torch.float32, torch.float64):
+        mask = random_mask((2, 6, 6), seed=540)
+        mask[0, 3, :] = False
+        mask[1, 0, :] = False
+        _expect_self(self_attention, *_inputs(2, 6, 7, 5, 3, seed=541, dtype=dtype), mask)
+    passed("self_attention_fully_masked_row", "a row with no allowed key gives zeros, not NaN")
+
+
+def self_attention_devices(self_attention: Callable) -> None:
+    """Hidden: `meta` tensors (nothing created on a fixed device), and CUDA when present."""
+    for dtype in (torch.float32, torch.float64):
+        x, w_q, w_k, w_v = _inputs(2, 6, 7, 5, 3, seed=0, dtype=dtype, device="meta")
+        for mask in (None, torch.empty((2, 6, 6), dtype=torch.bool, device="meta")):
+            context = f"for inputs{' and mask' if mask is not None else ''} on the meta device ({str(dtype)[6:]})"
+            got = call(self_attention, x, w_q, w_k, w_v, mask, name="self_attention", rules=ATTENTION_RULES,
+                       context=context)
+            if not (isinstance(got, (tuple, list)) and len(got) == 2):
+                raise CheckFailure(f"self_attention should return a pair (z, weights) {context}; got {describe(got)}.")
+            for part, (what, want) in enumerate(zip(("z", "the weights"), ref.self_attention(x, w_q, w_k, w_v, mask))):
+                expect_tensor(got[part], want, what=what, context=context)
+
+    def cuda_run() -> None:
+        inputs = _inputs(2, 6, 7, 5, 3, seed=550, device="cuda")
+        _expect_self(self_attention, *inputs, ref.causal_mask(6, device="cuda"))
+
+    passed("self_attention_devices", f"device- and dtype-agnostic on meta tensors; {on_cuda(cuda_run)}")
