@@ -169,6 +169,29 @@ def interactive_heatmap(matrix: Tensor, row_labels: Sequence[str], col_labels: S
     return Interactive(fig, height=420)
 
 
+def interactive_heatmaps(views: dict[str, Tensor], labels: Sequence[str], *, title: str = "",
+                         zmin: float = 0.0, zmax: float = 1.0, value_name: str = "weight") -> Interactive:
+    """Square heatmaps over the same labels with a menu that switches between them; values on hover and in cells."""
+    import plotly.graph_objects as go
+
+    mats = {name: m.detach().to(torch.float64).cpu().tolist() for name, m in views.items()}
+    text = {name: [[f"{v:.2f}" for v in row] for row in m] for name, m in mats.items()}
+    first = next(iter(mats))
+    fig = go.Figure(go.Heatmap(
+        z=mats[first], x=list(labels), y=list(labels), text=text[first], texttemplate="%{text}",
+        colorscale=HEATMAP.capitalize(), zmin=zmin, zmax=zmax,
+        hovertemplate=f"query %{{y}}<br>key %{{x}}<br>{value_name} %{{z:.4f}}<extra></extra>",
+    ))
+    buttons = [{"label": name, "method": "update",
+                "args": [{"z": [mats[name]], "text": [text[name]]}, {"title.text": f"{title}: {name}" if title else name}]}
+               for name in mats]
+    fig.update_layout(title=f"{title}: {first}" if title else first, yaxis={"autorange": "reversed"},
+                      xaxis={"title": "key"}, margin={"l": 60, "r": 20, "t": 90, "b": 60},
+                      updatemenus=[{"buttons": buttons, "direction": "down", "x": 0.0, "xanchor": "left",
+                                    "y": 1.15, "yanchor": "top"}])
+    return Interactive(fig, height=460)
+
+
 def interactive_neighbours(points: Tensor, words: Sequence[str], groups: Sequence[str],
                            neighbours: dict[str, list[tuple[str, float]]], *, title: str = "") -> Interactive:
     """A 2-D map of words with a menu: choosing a word highlights it and its nearest neighbours.

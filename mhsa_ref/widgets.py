@@ -122,6 +122,8 @@ def draw_scene(x: Tensor, z: Tensor, weights: Tensor, tokens: Sequence[str], tit
     after = figures.project_2d(z, basis) if basis else torch.zeros(len(tokens), 2)
     colours = [figures.OKABE_ITO[i % len(figures.OKABE_ITO)] for i in range(len(tokens))]
     right.scatter(before[:, 0], before[:, 1], s=70, facecolors="none", edgecolors=colours, linewidths=1.5)
+    for (x0, y0), token in zip(before.tolist(), tokens):
+        right.annotate(token, (x0, y0), textcoords="offset points", xytext=(5, -10), fontsize=8, color="#666666")
     for (x0, y0), (x1, y1), c in zip(before.tolist(), after.tolist(), colours):
         right.annotate("", (x1, y1), (x0, y0), arrowprops={"arrowstyle": "->", "color": c, "lw": 1.2})
     figures.scatter_words(right, after, tokens, colours=colours, size=70)

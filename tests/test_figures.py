@@ -256,3 +256,46 @@ def test_explore_elmo_redraws_on_every_control(elmo_model, capsys):
     ax = plt.figure(plt.get_fignums()[-1]).axes[0]
     assert [t.get_text() for t in ax.texts] == ["the", "zebra", "ate", "bread"]
     assert math.isfinite(ax.collections[-1].get_offsets().sum())
+
+
+# --- the attention explorer (chapter 05, exercise 05) ----------------------------------------------------
+
+DREAM = ["I", "have", "a", "dream"]
+
+
+def test_attention_scene_moves_each_word_to_a_weighted_average_of_the_sentence(word2vec_model):
+    x, z, weights = widgets.attention_scene(word2vec_model, DREAM, d_k=2)
+    assert x.shape == z.shape == (4, word2vec_model.vectors.size(1)) and weights.shape == (4, 4)
+    assert_close(weights.sum(-1), torch.ones(4))
+    assert_close(z, weights @ x)  # W^V is the identity: Z is in X's space
+    assert_close(x, torch.stack([word2vec_model[t] for t in DREAM]))
+
+
+def test_attention_scene_causal_and_temperature(word2vec_model):
+    _, z, causal = widgets.attention_scene(word2vec_model, DREAM, causal=True)
+    x, _, _ = widgets.attention_scene(word2vec_model, DREAM)
+    assert torch.equal(causal.triu(1), torch.zeros(4, 4)) and causal[0, 0] == 1
+    assert_close(z[0], x[0])  # the first word may only attend to itself: it does not move
+    sharp = widgets.attention_scene(word2vec_model, DREAM, temperature=0.25)[2]
+    flat = widgets.attention_scene(word2vec_model, DREAM, temperature=4.0)[2]
+    assert (sharp.amax(-1) > flat.amax(-1)).all()  # a lower temperature concentrates every row
+
+
+def test_explore_attention_redraws_with_the_given_attention(word2vec_model):
+    calls = []
+
+    def attention(*args):
+        calls.append(args)
+        return widgets.self_attention(*args)
+
+    box = widgets.explore_attention(word2vec_model, attention=attention)
+    (text, causal), (d_k, temperature), out = box.children[0].children, box.children[1].children, box.children[2]
+    first = len(calls)
+    assert first == 1
+    d_k.value, temperature.value, causal.value = 5, 0.5, True
+    text.value = "the cat and the dog ate bread"
+    assert len(calls) == first + 4
+    x, w_q, w_k, w_v, mask = calls[-1]
+    assert x.shape == (1, 7, word2vec_model.vectors.size(1)) and w_q.shape[1] == 5 and mask is not None
+    assert_close(w_q, w_k / 0.5)
+    plt.close("all")
