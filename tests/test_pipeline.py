@@ -155,7 +155,7 @@ def hidden_checks(assignment: str) -> list[str]:
 
 
 def test_every_assignment_has_expectations():
-    assert ASSIGNMENTS == ["01_one_hot", "02_word2vec", "03_elmo", "04_attention"]
+    assert ASSIGNMENTS == ["01_one_hot", "02_word2vec", "03_elmo", "04_attention", "05_self_attention"]
     for table in (FULL, BEN, BEN_MISTAKES, SOLUTION_TOKENS):
         assert sorted(table) == ASSIGNMENTS
     for learner in ("ada", "ben"):

@@ -185,7 +185,8 @@ def _sdpa_suspects(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, part: i
 
 _SDPA_NAN = (
     "a query row whose keys are all masked gives NaN (softmax of a row of -inf). Such a row must "
-    "give zero weights and a zero output: use the softmax you wrote above, which returns zeros there."
+    "give zero weights and a zero output: use your softmax from above, and make it return zeros for a "
+    "slice that is entirely -inf (its hidden stability check tests exactly that)."
 )
 
 
