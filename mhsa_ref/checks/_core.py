@@ -201,6 +201,14 @@ def _first_mismatch(got: Tensor, want: Tensor, atol: float, rtol: float) -> str:
     )
 
 
+def expect_results(got: object, names: tuple[str, ...], *, name: str, context: str) -> tuple:
+    """`got` must be a tuple (or list) of len(names) results, e.g. ("out", "weights"); returns it as a tuple."""
+    if not (isinstance(got, (tuple, list)) and len(got) == len(names)):
+        raise CheckFailure(f"`{name}` should return {len(names)} results ({', '.join(names)}) {context}; "
+                           f"got {describe(got)}.")
+    return tuple(got)
+
+
 def expect_tensor(got: object, want: Tensor, *, what: str, context: str) -> Tensor:
     """Type, shape, dtype and device of `got` must be those of `want`."""
     if not isinstance(got, Tensor):

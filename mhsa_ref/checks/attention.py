@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from mhsa_ref import attention as ref
 from mhsa_ref.self_attention import causal_mask
-from mhsa_ref.checks._core import CheckFailure, Rules, call, expect_close, expect_tensor, on_cuda, passed, randn, random_mask
+from mhsa_ref.checks._core import CheckFailure, Rules, call, expect_close, expect_results, expect_tensor, on_cuda, passed, randn, random_mask
 
 __all__ = [
     "softmax_values",
@@ -194,10 +194,7 @@ def _call_sdpa(sdpa: Callable, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | N
     """The learner's (out, weights) and the reference's, once the result is known to be a pair in order."""
     got = call(sdpa, q, k, v, mask, name="scaled_dot_product_attention", rules=ATTENTION_RULES, context=context)
     want_out, want_w = ref.scaled_dot_product_attention(q, k, v, mask)
-    if not (isinstance(got, tuple) and len(got) == 2):
-        raise CheckFailure(f"scaled_dot_product_attention should return a pair (out, weights) {context}; "
-                           f"got {type(got).__name__}.")
-    out, weights = got
+    out, weights = expect_results(got, ("out", "weights"), name="scaled_dot_product_attention", context=context)
     if isinstance(out, Tensor) and isinstance(weights, Tensor) and out.shape == want_w.shape != want_out.shape:
         raise CheckFailure(f"scaled_dot_product_attention returned (weights, out) {context}; return (out, weights).")
     return out, weights, want_out, want_w

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from mhsa_ref import elmo as ref
-from mhsa_ref.checks._core import CheckFailure, call, describe, expect_close, expect_exact, expect_tensor, on_cuda, passed, randn
+from mhsa_ref.checks._core import CheckFailure, call, expect_close, expect_results, expect_exact, expect_tensor, on_cuda, passed, randn
 
 __all__ = [
     "targets_values",
@@ -56,8 +56,7 @@ def _expect_targets(bidirectional_targets: Callable, ids: Tensor) -> None:
     if not torch.equal(ids, original):
         raise CheckFailure(f"bidirectional_targets changed ids in place {context}. Build new tensors (e.g. "
                            f"torch.full_like(ids, -100)) and fill them; slicing ids gives views that share its memory.")
-    if not (isinstance(got, (tuple, list)) and len(got) == 2):
-        raise CheckFailure(f"bidirectional_targets should return a pair (fwd, bwd) {context}; got {describe(got)}.")
+    got = expect_results(got, ("fwd", "bwd"), name="bidirectional_targets", context=context)
     for part, (what, tensor) in enumerate(zip(("forward targets", "backward targets"), got)):
         want = ref.bidirectional_targets(ids)[part]
         expect_exact(tensor, want, what=what, context=context, suspects=_targets_suspects(ids, part))
@@ -78,9 +77,8 @@ def targets_edge_cases(bidirectional_targets: Callable) -> None:
     ids = torch.empty((3, 7), dtype=torch.long, device="meta")
     context = "for ids on the meta device, which has shapes but no values"
     got = call(bidirectional_targets, ids, name="bidirectional_targets", context=context)
+    got = expect_results(got, ("fwd", "bwd"), name="bidirectional_targets", context=context)
     for part, what in enumerate(("forward targets", "backward targets")):
-        if not (isinstance(got, (tuple, list)) and len(got) == 2):
-            raise CheckFailure(f"bidirectional_targets should return a pair (fwd, bwd) {context}; got {describe(got)}.")
         expect_tensor(got[part], ref.bidirectional_targets(ids)[part], what=what, context=context)
 
     def cuda_run() -> None:

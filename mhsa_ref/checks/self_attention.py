@@ -15,8 +15,8 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from mhsa_ref.checks._core import (CheckFailure, call, describe, expect_close, expect_exact, expect_tensor, on_cuda,
-                                   passed, randn, random_mask)
+from mhsa_ref.checks._core import (CheckFailure, call, expect_close, expect_exact, expect_results, expect_tensor,
+                                   on_cuda, passed, randn, random_mask)
 from mhsa_ref.checks.attention import ATTENTION_RULES, _sdpa_suspects, _variant
 
 # `mhsa_ref.self_attention` is the function (the package exports it); the module is fetched by its full name.
@@ -72,8 +72,7 @@ def _expect_qkv(project_qkv: Callable, x: Tensor, w_q: Tensor, w_k: Tensor, w_v:
     context = _context(x, w_q, w_v)
     got = call(project_qkv, x, w_q, w_k, w_v, name="project_qkv", rules=ATTENTION_RULES, context=context)
     want = ref.project_qkv(x, w_q, w_k, w_v)
-    if not (isinstance(got, (tuple, list)) and len(got) == 3):
-        raise CheckFailure(f"project_qkv should return three tensors (q, k, v) {context}; got {describe(got)}.")
+    got = expect_results(got, ("q", "k", "v"), name="project_qkv", context=context)
     for part, name in enumerate(("q", "k", "v")):
         expect_close(got[part], want[part], what=name, context=context,
                      suspects=_qkv_suspects(x, w_q, w_k, w_v, part))
@@ -100,8 +99,7 @@ def qkv_devices(project_qkv: Callable) -> None:
         x, w_q, w_k, w_v = _inputs(2, 6, 7, 5, 3, seed=0, dtype=dtype, device="meta")
         context = f"for x and weights on the meta device ({str(dtype)[6:]}), which has shapes but no values"
         got = call(project_qkv, x, w_q, w_k, w_v, name="project_qkv", rules=ATTENTION_RULES, context=context)
-        if not (isinstance(got, (tuple, list)) and len(got) == 3):
-            raise CheckFailure(f"project_qkv should return three tensors (q, k, v) {context}; got {describe(got)}.")
+        got = expect_results(got, ("q", "k", "v"), name="project_qkv", context=context)
         for part, want in enumerate(ref.project_qkv(x, w_q, w_k, w_v)):
             expect_tensor(got[part], want, what="qkv"[part], context=context)
 
@@ -183,9 +181,7 @@ def _expect_self(self_attention: Callable, x, w_q, w_k, w_v, mask=None) -> None:
     context = _context(x, w_q, w_v, mask)
     got = call(self_attention, x, w_q, w_k, w_v, mask, name="self_attention", rules=ATTENTION_RULES, context=context)
     want_z, want_w = ref.self_attention(x, w_q, w_k, w_v, mask)
-    if not (isinstance(got, (tuple, list)) and len(got) == 2):
-        raise CheckFailure(f"self_attention should return a pair (z, weights) {context}; got {describe(got)}.")
-    z, weights = got
+    z, weights = expect_results(got, ("z", "weights"), name="self_attention", context=context)
     expect_close(weights, want_w, what="the weights", context=context,
                  suspects=_self_suspects(x, w_q, w_k, w_v, mask, 1), nan_hint=_NAN)
     expect_close(z, want_z, what="z", context=context,
@@ -236,8 +232,7 @@ def self_attention_devices(self_attention: Callable) -> None:
             context = f"for inputs{' and mask' if mask is not None else ''} on the meta device ({str(dtype)[6:]})"
             got = call(self_attention, x, w_q, w_k, w_v, mask, name="self_attention", rules=ATTENTION_RULES,
                        context=context)
-            if not (isinstance(got, (tuple, list)) and len(got) == 2):
-                raise CheckFailure(f"self_attention should return a pair (z, weights) {context}; got {describe(got)}.")
+            got = expect_results(got, ("z", "weights"), name="self_attention", context=context)
             for part, (what, want) in enumerate(zip(("z", "the weights"), ref.self_attention(x, w_q, w_k, w_v, mask))):
                 expect_tensor(got[part], want, what=what, context=context)
 

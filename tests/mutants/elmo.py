@@ -51,6 +51,10 @@ def targets_cpu_padding(ids):
     return torch.cat([ids[:, 1:], pad], dim=1), torch.cat([pad, ids[:, :-1]], dim=1)
 
 
+def targets_stacked(ids):
+    return torch.stack(bidirectional_targets(ids))  # one (2, B, T) tensor instead of a pair
+
+
 def targets_minus_one(ids):
     pad = torch.full_like(ids[:, :1], -1)
     return torch.cat([ids[:, 1:], pad], dim=1), torch.cat([pad, ids[:, :-1]], dim=1)
@@ -97,6 +101,7 @@ MUTANTS = {
     "targets_in_place": Mutant("bidirectional_targets", targets_in_place, "changed ids in place"),
     "targets_cpu_padding": Mutant("bidirectional_targets", targets_cpu_padding, "fixed device"),
     "targets_minus_one": Mutant("bidirectional_targets", targets_minus_one, "hold −1"),
+    "targets_stacked": Mutant("bidirectional_targets", targets_stacked, "should return 2 results (fwd, bwd)"),
     "mix_no_softmax": Mutant("scalar_mix", mix_no_softmax, "softmax(s)"),
     "mix_normalise_by_sum": Mutant("scalar_mix", mix_normalise_by_sum, "s / s.sum()"),
     "mix_no_gamma": Mutant("scalar_mix", mix_no_gamma, "γ is missing"),

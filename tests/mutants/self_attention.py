@@ -124,6 +124,10 @@ def sa_cpu_mask(x, w_q, w_k, w_v, mask=None):
     return _attend(x, w_q, w_k, w_v, mask)
 
 
+def sa_returns_z_only(x, w_q, w_k, w_v, mask=None):
+    return _attend(x, w_q, w_k, w_v, mask)[0]
+
+
 def sa_delegates(x, w_q, w_k, w_v, mask=None):
     return mhsa_ref.self_attention(x, w_q, w_k, w_v, mask)
 
@@ -149,6 +153,7 @@ MUTANTS = {
     "sa_functional": Mutant("self_attention", sa_functional, "F.scaled_dot_product_attention"),
     "sa_cpu_mask": Mutant("self_attention", sa_cpu_mask, "fixed device"),
     "sa_delegates": Mutant("self_attention", sa_delegates, "reference implementation"),
+    "sa_returns_z_only": Mutant("self_attention", sa_returns_z_only, "should return 2 results (z, weights)"),
 }
 VISIBLE = ["qkv_transposed", "qkv_k_v_swapped", "causal_upper", "causal_strict", "sa_scale_by_d_model", "sa_no_scale",
            "sa_functional"]
