@@ -93,10 +93,11 @@ def pick_device(prefer: str | None = None) -> Choice:
 def small_model_threads() -> Iterator[None]:
     """Run the CPU work of the small word models (chapters 02–03) on one thread, then restore.
 
-    Their tensors are tiny (a 24-wide embedding, 32-unit LSTMs), so a second thread saves nothing,
-    and when anything else keeps a core busy (a test run, a notebook) PyTorch's threads wait on
-    each other: training the biLM measured 4.8 s on one thread and 20 s on two on a busy 2-core
-    machine. Chapters 04–08 keep PyTorch's default, because their matrices are large.
+    Their tensors are tiny (a 24-wide embedding, 32-unit LSTMs). On an idle 2-core machine a second
+    thread saves about a fifth of the time, but as soon as anything else keeps a core busy (a test
+    run, a grading kernel, a second notebook) PyTorch's threads wait on each other and training
+    the biLM takes three times as long (benchmarks/bench_threads.py, RESULTS.md). The pin trades
+    the small gain for the large loss. Chapters 04–08 keep PyTorch's default: their matrices are large.
     """
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
