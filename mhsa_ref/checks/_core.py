@@ -76,7 +76,7 @@ def describe(x: object) -> str:
 def call(fn: Callable, *args, name: str, rules: Rules = Rules(), context: str = "", **kwargs):
     """Call the learner's `fn` and fail with a teaching message if it broke a rule or raised.
 
-    NotImplementedError passes through untouched: it is what an unfinished exercise raises.
+    A bare `NotImplementedError()` passes through untouched: it is what an unfinished exercise raises.
     """
     recorder = _OpRecorder()
     # Python functions are recognised by their code object, builtins (C functions such as
@@ -101,8 +101,16 @@ def call(fn: Callable, *args, name: str, rules: Rules = Rules(), context: str = 
     try:
         with recorder:
             result = fn(*args, **kwargs)
-    except (NotImplementedError, CheckFailure):
+    except CheckFailure:
         raise
+    except NotImplementedError as e:
+        if not e.args:  # `raise NotImplementedError()`: an unfinished exercise, reported as it is
+            raise
+        # PyTorch's own NotImplementedError (e.g. copying a meta tensor to the CPU) is the learner's bug
+        raise CheckFailure(
+            f"`{name}` raised NotImplementedError: {e}\n  while called with {describe(args)}{where}."
+            + _exception_hint(e)
+        ) from e
     except Exception as e:  # the learner's bug, reported in the learner's terms
         raise CheckFailure(
             f"`{name}` raised {type(e).__name__}: {e}\n  while called with {describe(args)}{where}."
@@ -131,6 +139,12 @@ def call(fn: Callable, *args, name: str, rules: Rules = Rules(), context: str = 
 
 def _exception_hint(e: Exception) -> str:
     text = str(e)
+    if "view size is not compatible" in text:
+        return (
+            "\n  Likely cause: .view on a tensor that is not contiguous, typically right after transpose(1, 2) (the "
+            "lecture note's \"FAIL\"). view never copies, so it needs memory laid out in the new shape's order: "
+            "use .contiguous().view(...) or .reshape(...), which copies when it must."
+        )
     if "device" in text and ("meta" in text or "cuda" in text or "cpu" in text):
         return (
             "\n  Likely cause: your function creates a tensor on a fixed device (often the CPU, the "
@@ -139,8 +153,9 @@ def _exception_hint(e: Exception) -> str:
         )
     if ".item()" in text or "Cannot copy out of meta tensor" in text:
         return (
-            "\n  Likely cause: .item(), .tolist() or float(...) turns a tensor into Python numbers, which a tensor "
-            "on the meta device does not have (and which stop gradients). Keep the computation in tensor operations."
+            "\n  Likely cause: .item(), .tolist(), float(...) or .cpu() moves a tensor's numbers to the CPU, which a "
+            "tensor on the meta device does not have (and which a GPU tensor pays for). Keep every tensor on the "
+            "inputs' device, in tensor operations."
         )
     if "cannot be multiplied" in text or "same reduction dim" in text:
         return (
@@ -241,13 +256,15 @@ def expect_close(
     context: str,
     suspects: Mapping[str, Callable[[], Tensor]] = {},
     nan_hint: str = "an operation like 0/0, inf - inf or log(0); print the intermediate tensors.",
+    tol: tuple[float, float] | None = None,
 ) -> None:
     """`got` must equal `want` within the dtype's tolerance; otherwise name the closest known mistake.
 
     suspects: likely causes mapped to functions that compute what that mistake would return.
     nan_hint: the likely cause to give when `got` has NaN where `want` has none.
+    tol: (atol, rtol) to use instead of the dtype's (see `low_precision_tolerance`).
     """
-    atol, rtol = tolerance(want.dtype)
+    atol, rtol = tol if tol is not None else tolerance(want.dtype)
     loose_atol, loose_rtol = max(atol, 1e-4), max(rtol, 1e-4)
     if isinstance(got, Tensor) and got.shape != want.shape and got.device.type != "meta":
         cause = _matching_suspect(got, suspects, loose_atol, loose_rtol)  # a known mistake that also changes the shape
@@ -270,6 +287,19 @@ def expect_close(
             f"Wrong values in {what} {context}.\n{_first_mismatch(got, want, atol, rtol)}\n  Likely cause: {cause}"
         )
     raise CheckFailure(f"Wrong values in {what} {context}.\n{_first_mismatch(got, want, atol, rtol)}")
+
+
+def low_precision_tolerance(reference_low: Tensor, exact: Tensor) -> tuple[float, float]:
+    """(atol, rtol) for a result computed in bfloat16 or float16, after the rule of PyTorch's attention tests.
+
+    atol is the dtype's default, or twice the largest error that the reference implementation itself
+    makes in that dtype (`reference_low` against `exact`, the same result in float64), if larger: a
+    learner's layer may round differently from ours, but not much worse than rounding does. rtol stays
+    the dtype's default; a relative error measured at values near zero would open the check to anything.
+    """
+    atol, rtol = tolerance(reference_low.dtype)
+    err = (reference_low.detach().to("cpu", torch.float64) - exact.detach().to("cpu", torch.float64)).abs()
+    return max(atol, 2 * float(err.max())), rtol
 
 
 def _matching_suspect(got: Tensor, suspects: Mapping[str, Callable[[], Tensor]], atol: float, rtol: float) -> str | None:

@@ -1,0 +1,236 @@
+"""Named checks for exercise 06_split_heads: one function per graded cell of the notebook.
+
+Visible checks use the lecture note's sizes: (B=3, T=4, d_model=16) split into h=8 heads of d_k=2,
+the `[3, 8, 4, 2]` of the note. Hidden ones use sizes that all differ (B=2, T=5, h=8, d_k=7),
+one head, one head per feature, float64, masks of every accepted shape, a query with nothing to
+attend to, `meta` tensors, and CUDA when present.
+`F.scaled_dot_product_attention`, `nn.MultiheadAttention` and `mhsa_ref` are not allowed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from mhsa_ref import _validate
+from mhsa_ref.checks._core import (CheckFailure, call, expect_close, expect_tensor, on_cuda, passed, randn,
+                                   random_mask)
+from mhsa_ref.checks.attention import ATTENTION_RULES
+
+# `mhsa_ref.split_heads` is the function (the package exports it); the module is fetched by its full name.
+ref = importlib.import_module("mhsa_ref.split_heads")
+
+__all__ = [
+    "split_values",
+    "split_bad_heads",
+    "split_shapes_and_dtypes",
+    "split_devices",
+    "weights_values",
+    "weights_shapes_and_dtypes",
+    "weights_masks",
+    "weights_devices",
+]
+
+
+def _dtype_name(x: Tensor) -> str:
+    return str(x.dtype).replace("torch.", "")
+
+
+# ---------------------------------------------------------------------------------------------
+# split_heads
+
+
+def _split_suspects(x: Tensor, h: int) -> dict[str, Callable[[], Tensor]]:
+    B, T, d_model = x.shape
+    d_k = d_model // h
+    return {
+        "x was viewed as (B, h, T, d_k) directly. That cuts the flat memory of (T, d_model) into h blocks of T·d_k "
+        "numbers, mixing tokens inside a head. View as (B, T, h, d_k) first, then transpose(1, 2).":
+            lambda: x.reshape(B, h, T, d_k),
+        "the features were dealt out round-robin (feature j to head j % h): view as (B, T, d_k, h) puts the "
+        "head axis last. Head i takes the d_k consecutive features i·d_k … (i+1)·d_k − 1: view as (B, T, h, d_k).":
+            lambda: x.reshape(B, T, d_k, h).permute(0, 3, 1, 2),
+        "the split is right but the axes are (B, T, h, d_k): transpose(1, 2) to bring the heads before T.":
+            lambda: x.reshape(B, T, h, d_k),
+        "the last two axes are swapped, (B, h, d_k, T): transpose(1, 2) of the (B, T, h, d_k) view, not "
+        "transpose(1, 3) or a permute that moves d_k.": lambda: x.reshape(B, T, h, d_k).permute(0, 2, 3, 1),
+    }
+
+
+def _expect_split(split_heads: Callable, x: Tensor, h: int) -> None:
+    context = f"for x {tuple(x.shape)} ({_dtype_name(x)}) and num_heads={h}"
+    got = call(split_heads, x, h, name="split_heads", rules=ATTENTION_RULES, context=context)
+    want = ref.split_heads(x, h)
+    if want.device.type == "meta":
+        expect_tensor(got, want, what="the heads", context=context)
+        return
+    expect_close(got, want, what="the heads", context=context, suspects=_split_suspects(x, h))
+
+
+def split_values(split_heads: Callable) -> None:
+    """Visible: (3, 4, 16) into 8 heads of width 2, the note's [3, 8, 4, 2]."""
+    x = torch.arange(3 * 4 * 16, dtype=torch.float32).reshape(3, 4, 16)  # every number tells where it came from
+    _expect_split(split_heads, x, 8)
+    _expect_split(split_heads, randn((3, 4, 16), seed=600), 8)
+    passed("split_values", "(3, 4, 16) -> (3, 8, 4, 2): head i holds features 2i and 2i+1 of every token")
+
+
+def split_bad_heads(split_heads: Callable) -> None:
+    """Visible: num_heads that does not divide d_model raises ValueError naming both numbers."""
+    x = randn((2, 3, 10), seed=601)
+    for h in (3, 4):
+        context = f"for x {tuple(x.shape)} and num_heads={h} (10 is not divisible by {h})"
+        try:
+            got = split_heads(x, h)
+        except ValueError as e:
+            message = str(e)
+            if "10" not in message or str(h) not in message:
+                raise CheckFailure(
+                    f"split_heads raised ValueError {context}, but its message does not say which numbers were wrong: "
+                    f"{message!r}. Say both, e.g. f\"d_model={{d_model}} is not divisible by num_heads={{num_heads}}\"."
+                ) from None
+            continue
+        except NotImplementedError:
+            raise
+        except Exception as e:
+            raise CheckFailure(
+                f"split_heads raised {type(e).__name__} {context}: {e}\n  Expected a ValueError with a clear message; "
+                f"check d_model % num_heads before viewing, and raise ValueError yourself."
+            ) from None
+        raise CheckFailure(
+            f"split_heads returned {tuple(got.shape) if isinstance(got, Tensor) else type(got).__name__} {context}; "
+            f"expected a ValueError. With d_model % num_heads != 0 the heads cannot have equal widths."
+        )
+    passed("split_bad_heads", "ValueError naming d_model and num_heads when h does not divide d_model")
+
+
+def split_shapes_and_dtypes(split_heads: Callable) -> None:
+    """Hidden: B=2, T=5, h=8, d_k=7 (all differ); one head; one head per feature; float32 and float64."""
+    for dtype in (torch.float32, torch.float64):
+        x = randn((2, 5, 56), seed=610, dtype=dtype)
+        for h in (8, 1, 56):
+            _expect_split(split_heads, x, h)
+        _expect_split(split_heads, randn((1, 1, 6), seed=611, dtype=dtype), 3)
+    passed("split_shapes_and_dtypes", "B=2, T=5, h=8, d_k=7; h = 1 and h = d_model; B = T = 1; float32 and float64")
+
+
+def split_devices(split_heads: Callable) -> None:
+    """Hidden: `meta` tensors, and CUDA when present."""
+    for dtype in (torch.float32, torch.float64):
+        _expect_split(split_heads, randn((2, 5, 56), seed=0, dtype=dtype, device="meta"), 8)
+
+    def cuda_run() -> None:
+        _expect_split(split_heads, randn((2, 5, 56), seed=620, device="cuda"), 8)
+
+    passed("split_devices", f"device- and dtype-agnostic on meta tensors; {on_cuda(cuda_run)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# multi_head_attention_weights
+
+
+def _softmax(scores: Tensor, mask: Tensor | None, dim: int = -1) -> Tensor:
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    return torch.softmax(scores, dim).nan_to_num(0.0)
+
+
+def _weights_suspects(q: Tensor, k: Tensor, h: int, mask: Tensor | None) -> dict[str, Callable[[], Tensor]]:
+    B, T, d_model = q.shape
+    S, d_k = k.size(1), d_model // h
+    qh, kh = ref.split_heads(q, h), ref.split_heads(k, h)  # (B, h, T, d_k), (B, h, S, d_k)
+    m = _validate.head_mask(mask, B, h, T, S, q.device)
+    scores = qh @ kh.transpose(-2, -1)  # (B, h, T, S)
+    suspects = {
+        "the scores were scaled by 1/√d_model; each head compares vectors of width d_k = d_model / h, so the "
+        "scale is 1/√d_k.": lambda: _softmax(scores / math.sqrt(d_model), m),
+        "the scores were not scaled; divide by √d_k, the width of one head.": lambda: _softmax(scores, m),
+        "softmax ran over the queries (dim=-2); each query's weights over the keys (dim=-1) must sum to 1.":
+            lambda: _softmax(scores / math.sqrt(d_k), m, dim=-2),
+        "the heads were split with view(B, h, T, d_k) and no transpose, which mixes tokens inside a head; "
+        "use your split_heads.": lambda: _softmax(
+            q.reshape(B, h, T, d_k) @ k.reshape(B, h, S, d_k).transpose(-2, -1) / math.sqrt(d_k), m),
+        "the attention was computed once over the whole d_model and copied to every head; split q and k into "
+        "heads first, so each head compares its own d_k features.": lambda: _softmax(
+            (q @ k.transpose(-2, -1) / math.sqrt(d_k)).unsqueeze(1).expand(B, h, T, S), m),
+    }
+    if mask is not None:
+        suspects["the mask is inverted: in this course True means 'may attend'."] = (
+            lambda: _softmax(scores / math.sqrt(d_k), ~m))
+    return suspects
+
+
+_NAN = ("a query whose keys are all masked gives NaN: softmax of a row of -inf is 0/0. Such a row must give zero "
+        "weights, e.g. weights.nan_to_num(0.0) after torch.softmax.")
+
+_MASK_HINT = ("\n  Likely cause: the mask was not given a head axis. A (B, T, S) mask lines up with the scores (B, h, T, S) only after a head axis is "
+              "added, mask.unsqueeze(1) -> (B, 1, T, S); a (T, S) or 4-D mask broadcasts as it is.")
+
+
+def _context(q: Tensor, h: int, mask: Tensor | None) -> str:
+    return (f"for q and k {tuple(q.shape)} ({_dtype_name(q)}) and num_heads={h}"
+            + (f", mask {tuple(mask.shape)}" if mask is not None else ""))
+
+
+def _expect_weights(weights_fn: Callable, q: Tensor, k: Tensor, h: int, mask: Tensor | None = None) -> None:
+    context = _context(q, h, mask)
+    try:
+        got = call(weights_fn, q, k, h, mask, name="multi_head_attention_weights", rules=ATTENTION_RULES,
+                   context=context)
+    except CheckFailure as e:
+        if mask is not None and mask.dim() == 3 and "must match the size" in str(e):
+            raise CheckFailure(str(e).split("\n  Likely cause")[0] + _MASK_HINT) from e
+        raise
+    want = ref.multi_head_attention_weights(q, k, h, mask)
+    if want.device.type == "meta":
+        expect_tensor(got, want, what="the weights", context=context)
+        return
+    expect_close(got, want, what="the weights", context=context, suspects=_weights_suspects(q, k, h, mask),
+                 nan_hint=_NAN)
+
+
+def weights_values(weights_fn: Callable) -> None:
+    """Visible: q and k of the note's size (3, 4, 16), 8 heads of d_k = 2, without and with a causal mask."""
+    q, k = randn((3, 4, 16), seed=650), randn((3, 4, 16), seed=651)
+    _expect_weights(weights_fn, q, k, 8)
+    _expect_weights(weights_fn, q, k, 8, torch.ones(4, 4, dtype=torch.bool).tril())
+    passed("weights_values", "(3, 4, 16) with 8 heads -> (3, 8, 4, 4), scaled by 1/√d_k, with and without a mask")
+
+
+def weights_shapes_and_dtypes(weights_fn: Callable) -> None:
+    """Hidden: B=2, T=3, S=5, h=8, d_k=7 (all differ); one head; float32 and float64."""
+    for dtype in (torch.float32, torch.float64):
+        q, k = randn((2, 3, 56), seed=660, dtype=dtype), randn((2, 5, 56), seed=661, dtype=dtype)
+        _expect_weights(weights_fn, q, k, 8)
+        _expect_weights(weights_fn, q, k, 1)
+    passed("weights_shapes_and_dtypes", "B=2, T=3, S=5, h=8, d_k=7 and h = 1, float32 and float64")
+
+
+def weights_masks(weights_fn: Callable) -> None:
+    """Hidden: masks (T, S), (B, T, S), (B, h, T, S) and (1, h, T, S); a query with nothing to attend to."""
+    for dtype in (torch.float32, torch.float64):
+        q, k = randn((2, 3, 56), seed=670, dtype=dtype), randn((2, 5, 56), seed=671, dtype=dtype)
+        for seed, shape in enumerate([(3, 5), (2, 3, 5), (2, 8, 3, 5), (1, 8, 3, 5)]):
+            _expect_weights(weights_fn, q, k, 8, random_mask(shape, seed=672 + seed))
+        empty = random_mask((2, 3, 5), seed=680)
+        empty[1, 2, :] = False
+        _expect_weights(weights_fn, q, k, 8, empty)
+    passed("weights_masks", "(T, S), (B, T, S), (B, h, T, S) and (1, h, T, S) masks; a fully masked row gives zeros")
+
+
+def weights_devices(weights_fn: Callable) -> None:
+    """Hidden: `meta` tensors (nothing created on a fixed device), and CUDA when present."""
+    for dtype in (torch.float32, torch.float64):
+        q, k = randn((2, 3, 56), seed=0, dtype=dtype, device="meta"), randn((2, 5, 56), seed=0, dtype=dtype, device="meta")
+        _expect_weights(weights_fn, q, k, 8)
+        _expect_weights(weights_fn, q, k, 8, torch.empty((2, 3, 5), dtype=torch.bool, device="meta"))
+
+    def cuda_run() -> None:
+        q, k = randn((2, 3, 56), seed=690, device="cuda"), randn((2, 5, 56), seed=691, device="cuda")
+        _expect_weights(weights_fn, q, k, 8, random_mask((2, 3, 5), seed=692, device="cuda"))
+
+    passed("weights_devices", f"device- and dtype-agnostic on meta tensors; {on_cuda(cuda_run)}")

@@ -1,0 +1,160 @@
+"""Realistic wrong answers to exercise 08_cost_and_gpu, and correct ones to compare with."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+import mhsa_ref
+from mutants import Mutant
+from mutants.concat_and_output import attend, head_mask, merge_heads, multi_head_self_attention, split_heads
+
+# --- correct answers (learner style, not the reference) ----------------------------------------------
+
+
+def attention_flops(batch, seq_len, d_model, num_heads):
+    projections = 4 * 2 * batch * seq_len * d_model * d_model  # Q, K, V and W^O
+    scores_and_sum = 2 * 2 * batch * seq_len * seq_len * d_model  # Q Kᵀ and weights @ V, all heads together
+    return projections + scores_and_sum
+
+
+def attention_score_bytes(batch, seq_len, num_heads, dtype):
+    return batch * num_heads * seq_len * seq_len * torch.empty((), dtype=dtype).element_size()
+
+
+# --- attention_flops -----------------------------------------------------------------------------------
+
+
+def flops_no_w_o(batch, seq_len, d_model, num_heads):
+    return 6 * batch * seq_len * d_model**2 + 4 * batch * seq_len**2 * d_model
+
+
+def flops_macs(batch, seq_len, d_model, num_heads):
+    return 4 * batch * seq_len * d_model**2 + 2 * batch * seq_len**2 * d_model
+
+
+def flops_times_heads(batch, seq_len, d_model, num_heads):
+    return 8 * batch * seq_len * d_model**2 + 4 * batch * seq_len**2 * d_model * num_heads
+
+
+def flops_one_head(batch, seq_len, d_model, num_heads):
+    return 8 * batch * seq_len * d_model**2 + 4 * batch * seq_len**2 * (d_model // num_heads)
+
+
+def flops_float(batch, seq_len, d_model, num_heads):
+    return 8.0 * batch * seq_len * d_model**2 + 4.0 * batch * seq_len**2 * d_model
+
+
+def flops_projections_only(batch, seq_len, d_model, num_heads):
+    return 8 * batch * seq_len * d_model**2
+
+
+# --- attention_score_bytes -----------------------------------------------------------------------------
+
+
+def bytes_elements(batch, seq_len, num_heads, dtype):
+    return batch * num_heads * seq_len * seq_len
+
+
+def bytes_always_4(batch, seq_len, num_heads, dtype):
+    return batch * num_heads * seq_len * seq_len * 4
+
+
+def bytes_bits(batch, seq_len, num_heads, dtype):
+    return batch * num_heads * seq_len * seq_len * torch.finfo(dtype).bits
+
+
+def bytes_no_heads(batch, seq_len, num_heads, dtype):
+    return batch * seq_len * seq_len * dtype.itemsize
+
+
+def bytes_tensor(batch, seq_len, num_heads, dtype):
+    return torch.tensor(batch * num_heads * seq_len * seq_len * dtype.itemsize)
+
+
+# --- the layer on the GPU path -------------------------------------------------------------------------
+
+
+def layer_float32_additive_mask(x, w_q, w_k, w_v, w_o, num_heads, mask=None):
+    q, k, v = (split_heads(x @ w, num_heads) for w in (w_q, w_k, w_v))
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if mask is not None:  # an additive mask made in the default dtype, float32: bfloat16 scores become float32
+        bias = torch.zeros(head_mask(mask).shape, device=x.device).masked_fill(~head_mask(mask), float("-inf"))
+        scores = scores + bias
+    weights = torch.softmax(scores, dim=-1).nan_to_num(0.0)
+    return merge_heads(weights @ v.to(weights.dtype)) @ w_o.to(weights.dtype), weights
+
+
+def layer_softmax_in_float32(x, w_q, w_k, w_v, w_o, num_heads, mask=None):
+    q, k, v = (split_heads(x @ w, num_heads) for w in (w_q, w_k, w_v))
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        scores = scores.masked_fill(~head_mask(mask), float("-inf"))
+    weights = torch.softmax(scores.float(), dim=-1).nan_to_num(0.0)  # "for stability", never cast back
+    return merge_heads(weights @ v.float()) @ w_o.float(), weights
+
+
+def layer_cpu_mask(x, w_q, w_k, w_v, w_o, num_heads, mask=None):
+    if mask is None:
+        mask = torch.ones(x.shape[1], x.shape[1], dtype=torch.bool)
+    return multi_head_self_attention(x, w_q, w_k, w_v, w_o, num_heads, mask)
+
+
+def layer_delegates(x, w_q, w_k, w_v, w_o, num_heads, mask=None):
+    return mhsa_ref.multi_head_self_attention(x, w_q, w_k, w_v, w_o, num_heads, mask)
+
+
+def layer_no_w_o(x, w_q, w_k, w_v, w_o, num_heads, mask=None):
+    q, k, v = (split_heads(x @ w, num_heads) for w in (w_q, w_k, w_v))
+    z, weights = attend(q, k, v, head_mask(mask))
+    return merge_heads(z), weights
+
+
+ASSIGNMENT = "08_cost_and_gpu"
+CORRECT = {"attention_flops": attention_flops, "attention_score_bytes": attention_score_bytes,
+           "multi_head_self_attention": multi_head_self_attention}
+MUTANTS = {
+    "flops_no_w_o": Mutant("attention_flops", flops_no_w_o, "W^O was left out"),
+    "flops_macs": Mutant("attention_flops", flops_macs, "multiply-add was counted as 1"),
+    "flops_times_heads": Mutant("attention_flops", flops_times_heads, "multiplied by the number of heads"),
+    "flops_one_head": Mutant("attention_flops", flops_one_head, "one head's work"),
+    "flops_float": Mutant("attention_flops", flops_float, "return an int"),
+    "flops_projections_only": Mutant("attention_flops", flops_projections_only, "only the projections"),
+    "bytes_elements": Mutant("attention_score_bytes", bytes_elements, "number of elements"),
+    "bytes_always_4": Mutant("attention_score_bytes", bytes_always_4, "4 bytes per element"),
+    "bytes_bits": Mutant("attention_score_bytes", bytes_bits, "bits were counted"),
+    "bytes_no_heads": Mutant("attention_score_bytes", bytes_no_heads, "heads were left out"),
+    "bytes_tensor": Mutant("attention_score_bytes", bytes_tensor, "returned a tensor"),
+    "layer_float32_additive_mask": Mutant("multi_head_self_attention", layer_float32_additive_mask, "Wrong dtype"),
+    "layer_softmax_in_float32": Mutant("multi_head_self_attention", layer_softmax_in_float32, "Wrong dtype"),
+    "layer_cpu_mask": Mutant("multi_head_self_attention", layer_cpu_mask, "fixed device"),
+    "layer_delegates": Mutant("multi_head_self_attention", layer_delegates, "reference implementation"),
+    "layer_no_w_o": Mutant("multi_head_self_attention", layer_no_w_o, "W^O was not applied"),
+}
+VISIBLE = ["flops_no_w_o", "flops_macs", "flops_times_heads", "flops_float", "flops_projections_only",
+           "bytes_elements", "bytes_bits", "bytes_no_heads", "layer_no_w_o"]
+
+
+# --- other correct answers: they must keep full marks too ------------------------------------------------
+
+
+def attention_flops_factored(batch, seq_len, d_model, num_heads):
+    return 4 * batch * seq_len * d_model * (2 * d_model + seq_len)
+
+
+def attention_score_bytes_itemsize(batch, seq_len, num_heads, dtype):
+    return dtype.itemsize * batch * num_heads * seq_len**2
+
+
+def layer_softmax_float32_cast_back(x, w_q, w_k, w_v, w_o, num_heads, mask=None):
+    q, k, v = (split_heads(x @ w, num_heads) for w in (w_q, w_k, w_v))
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        scores = scores.masked_fill(~head_mask(mask), float("-inf"))
+    weights = torch.softmax(scores, dim=-1, dtype=torch.float32).nan_to_num(0.0).to(x.dtype)
+    return merge_heads(weights @ v) @ w_o, weights
+
+
+ALTERNATIVES = {"attention_flops": [attention_flops_factored], "attention_score_bytes": [attention_score_bytes_itemsize],
+                "multi_head_self_attention": [layer_softmax_float32_cast_back]}
