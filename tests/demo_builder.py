@@ -124,6 +124,74 @@ def self_attention(x, w_q, w_k, w_v, mask=None):
     weights = torch.where(weights.isnan(), torch.zeros_like(weights), weights)
     return weights @ v, weights''',
         },
+        "06_split_heads": {
+            "split_heads": '''\
+def split_heads(x, num_heads):
+    """x (B, T, d_model) -> (B, h, T, d_k) with d_k = d_model / h; head i holds features i·d_k … (i+1)·d_k − 1."""
+    batch, length, width = x.shape
+    if width % num_heads:
+        raise ValueError(f"num_heads={num_heads} must divide d_model={width}")
+    return x.reshape(batch, length, num_heads, width // num_heads).permute(0, 2, 1, 3)''',
+            "multi_head_attention_weights": '''\
+def multi_head_attention_weights(q, k, num_heads, mask=None):
+    """q (B, T, d_model), k (B, S, d_model) -> weights (B, h, T, S), softmax(Q_i K_iᵀ / √d_k) per head."""
+    qh, kh = split_heads(q, num_heads), split_heads(k, num_heads)
+    scores = torch.einsum("bhtd,bhsd->bhts", qh, kh) / math.sqrt(qh.shape[-1])
+    if mask is not None:
+        mask = mask[:, None] if mask.dim() == 3 else mask
+        scores = torch.where(mask, scores, float("-inf"))
+    weights = torch.softmax(scores, dim=-1)
+    return torch.where(torch.isnan(weights), 0.0, weights)''',
+        },
+        "07_concat_and_output": {
+            "merge_heads": '''\
+def merge_heads(x):
+    """x (B, h, T, d_k) -> (B, T, h·d_k): each token's heads side by side, head 0 first."""
+    return torch.cat(x.unbind(1), dim=-1)''',
+            "multi_head_self_attention": '''\
+def multi_head_self_attention(x, w_q, w_k, w_v, w_o, num_heads, mask=None):
+    """x (B, T, d_model), four (d_model, d_model) weights -> out (B, T, d_model), weights (B, h, T, T)."""
+    q = split_heads(x @ w_q, num_heads)
+    k = split_heads(x @ w_k, num_heads)
+    v = split_heads(x @ w_v, num_heads)
+    z, weights = scaled_dot_product_attention(q, k, v, head_mask(mask))
+    return merge_heads(z) @ w_o, weights''',
+            "MultiHeadSelfAttention": '''\
+class MultiHeadSelfAttention(nn.Module):
+    """Multi-head self-attention: q_proj, k_proj, v_proj, out_proj = nn.Linear(d_model, d_model)."""
+
+    def __init__(self, d_model, num_heads, bias=True):
+        super().__init__()
+        self.num_heads = num_heads
+        for name in ("q_proj", "k_proj", "v_proj", "out_proj"):
+            setattr(self, name, nn.Linear(d_model, d_model, bias=bias))
+
+    def forward(self, x, mask=None):
+        """x (B, T, d_model) -> out (B, T, d_model), weights (B, h, T, T)."""
+        q = split_heads(self.q_proj(x), self.num_heads)
+        k = split_heads(self.k_proj(x), self.num_heads)
+        v = split_heads(self.v_proj(x), self.num_heads)
+        z, weights = scaled_dot_product_attention(q, k, v, head_mask(mask))
+        return self.out_proj(merge_heads(z)), weights''',
+        },
+        "08_cost_and_gpu": {
+            "attention_flops": '''\
+def attention_flops(batch, seq_len, d_model, num_heads):
+    """Forward FLOPs of one multi-head self-attention layer (a multiply-add counts 2)."""
+    return 4 * batch * seq_len * d_model * (2 * d_model + seq_len)  # = 8·B·T·d² + 4·B·T²·d''',
+            "attention_score_bytes": '''\
+def attention_score_bytes(batch, seq_len, num_heads, dtype):
+    """Bytes of one (B, h, T, T) score matrix in `dtype`."""
+    return torch.empty(0, dtype=dtype).element_size() * batch * num_heads * seq_len**2''',
+            "multi_head_self_attention": '''\
+def multi_head_self_attention(x, w_q, w_k, w_v, w_o, num_heads, mask=None):
+    """x (B, T, d_model), four (d_model, d_model) weights -> out (B, T, d_model), weights (B, h, T, T)."""
+    q = split_heads(x @ w_q, num_heads)
+    k = split_heads(x @ w_k, num_heads)
+    v = split_heads(x @ w_v, num_heads)
+    z, weights = scaled_dot_product_attention(q, k, v, head_mask(mask))
+    return merge_heads(z) @ w_o, weights''',
+        },
     },
     "ben": {
         "01_one_hot": {
@@ -225,6 +293,75 @@ def self_attention(x, w_q, w_k, w_v, mask=None):
         scores = scores.masked_fill(~mask, float("-inf"))
     weights = torch.softmax(scores, dim=-1)
     return weights @ v, weights''',
+        },
+        "06_split_heads": {
+            # Mistake 1: no check, so a bad num_heads ends in view's RuntimeError instead of a clear ValueError.
+            "split_heads": '''\
+def split_heads(x, num_heads):
+    """x (B, T, d_model) -> (B, h, T, d_k) with d_k = d_model / h; head i holds features i·d_k … (i+1)·d_k − 1."""
+    B, T, d_model = x.shape
+    return x.view(B, T, num_heads, d_model // num_heads).transpose(1, 2)''',
+            # Mistake 2: a (B, T, S) mask is used without a head axis, so it does not broadcast.
+            "multi_head_attention_weights": '''\
+def multi_head_attention_weights(q, k, num_heads, mask=None):
+    """q (B, T, d_model), k (B, S, d_model) -> weights (B, h, T, S), softmax(Q_i K_iᵀ / √d_k) per head."""
+    qh, kh = split_heads(q, num_heads), split_heads(k, num_heads)
+    scores = qh @ kh.transpose(-2, -1) / math.sqrt(qh.shape[-1])
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    return torch.softmax(scores, dim=-1).nan_to_num(0.0)''',
+        },
+        "07_concat_and_output": {
+            "merge_heads": '''\
+def merge_heads(x):
+    """x (B, h, T, d_k) -> (B, T, h·d_k): each token's heads side by side, head 0 first."""
+    B, h, T, d_k = x.shape
+    return x.transpose(1, 2).contiguous().view(B, T, h * d_k)''',
+            "multi_head_self_attention": '''\
+def multi_head_self_attention(x, w_q, w_k, w_v, w_o, num_heads, mask=None):
+    """x (B, T, d_model), four (d_model, d_model) weights -> out (B, T, d_model), weights (B, h, T, T)."""
+    q, k, v = (split_heads(x @ w, num_heads) for w in (w_q, w_k, w_v))
+    z, weights = scaled_dot_product_attention(q, k, v, head_mask(mask))
+    return merge_heads(z) @ w_o, weights''',
+            # Mistake: the projections use the weights alone (x @ W.T), so the biases are never added.
+            "MultiHeadSelfAttention": '''\
+class MultiHeadSelfAttention(nn.Module):
+    """Multi-head self-attention: q_proj, k_proj, v_proj, out_proj = nn.Linear(d_model, d_model)."""
+
+    def __init__(self, d_model, num_heads, bias=True):
+        super().__init__()
+        self.num_heads = num_heads
+        self.q_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.k_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.v_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.out_proj = nn.Linear(d_model, d_model, bias=bias)
+
+    def forward(self, x, mask=None):
+        """x (B, T, d_model) -> out (B, T, d_model), weights (B, h, T, T)."""
+        out, weights = multi_head_self_attention(x, self.q_proj.weight.T, self.k_proj.weight.T, self.v_proj.weight.T,
+                                                 self.out_proj.weight.T, self.num_heads, mask)
+        return out, weights''',
+        },
+        "08_cost_and_gpu": {
+            # Mistake 1: a multiply-add counted as one FLOP.
+            "attention_flops": '''\
+def attention_flops(batch, seq_len, d_model, num_heads):
+    """Forward FLOPs of one multi-head self-attention layer (a multiply-add counts 2)."""
+    return 4 * batch * seq_len * d_model**2 + 2 * batch * seq_len**2 * d_model''',
+            "attention_score_bytes": '''\
+def attention_score_bytes(batch, seq_len, num_heads, dtype):
+    """Bytes of one (B, h, T, T) score matrix in `dtype`."""
+    return batch * num_heads * seq_len * seq_len * dtype.itemsize''',
+            # Mistake 2: softmax upcast to float32 "for stability" and never cast back.
+            "multi_head_self_attention": '''\
+def multi_head_self_attention(x, w_q, w_k, w_v, w_o, num_heads, mask=None):
+    """x (B, T, d_model), four (d_model, d_model) weights -> out (B, T, d_model), weights (B, h, T, T)."""
+    q, k, v = (split_heads(x @ w, num_heads) for w in (w_q, w_k, w_v))
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        scores = scores.masked_fill(~head_mask(mask), float("-inf"))
+    weights = torch.softmax(scores.float(), dim=-1).nan_to_num(0.0)
+    return merge_heads(weights @ v.float()) @ w_o.float(), weights''',
         },
     },
 }

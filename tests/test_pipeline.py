@@ -27,7 +27,8 @@ pytestmark = pytest.mark.slow
 
 # Every assignment nbgrader knows, as the Makefile finds them (solutions/[0-9][0-9]_*).
 ASSIGNMENTS = sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir() and re.fullmatch(r"\d\d_\w+", p.name))
-FULL = {"01_one_hot": 11.0, "02_word2vec": 10.0, "03_elmo": 8.0, "04_attention": 13.0, "05_self_attention": 12.0}
+FULL = {"01_one_hot": 11.0, "02_word2vec": 10.0, "03_elmo": 8.0, "04_attention": 13.0, "05_self_attention": 12.0,
+        "06_split_heads": 10.0, "07_concat_and_output": 14.0, "08_cost_and_gpu": 8.0}
 
 # ben's score in each assignment and the graded cells his mistakes fail (every other cell passes).
 BEN = {
@@ -43,6 +44,12 @@ BEN = {
     # causal_mask masks the diagonal too; torch.softmax's NaN for a fully masked row is not repaired.
     "05_self_attention": (9.0, {"test_causal_values", "test_causal_sizes_and_devices",
                                 "test_self_attention_fully_masked_row"}),
+    # split_heads never checks num_heads (view's RuntimeError); a (B, T, S) mask is not given a head axis.
+    "06_split_heads": (7.0, {"test_split_bad_heads", "test_weights_masks", "test_weights_devices"}),
+    # the module multiplies by each nn.Linear's weight alone, so its biases are never added.
+    "07_concat_and_output": (11.0, {"test_module_matches_torch", "test_module_options_and_devices"}),
+    # a multiply-add counted as 1 FLOP; softmax upcast to float32 and never cast back (bfloat16 in, float32 out).
+    "08_cost_and_gpu": (3.0, {"test_flops_values", "test_flops_sizes", "test_layer_gpu_path"}),
 }
 # On a grading machine with CUDA, the hidden device checks also run zero vectors and fully masked rows
 # there, so the same mistakes cost ben one more cell in 01 and two more in 04.
@@ -56,10 +63,15 @@ BEN_MISTAKES = {
     "03_elmo": ["which is a real word index"],
     "04_attention": ["exp overflowed", "divided by d_k"],
     "05_self_attention": ["the diagonal is False", "NaN in the weights"],
+    "06_split_heads": ["Expected a ValueError", "mask.unsqueeze(1)"],
+    "07_concat_and_output": ["the biases were dropped"],
+    "08_cost_and_gpu": ["multiply-add was counted as 1", "Wrong dtype"],
 }
 # An identifier of each solution that neither the learner copy nor ben's answers contain.
 SOLUTION_TOKENS = {"01_one_hot": "setdefault", "02_word2vec": "is_floating_point", "03_elmo": "full_like",
-                   "04_attention": "clamp_min", "05_self_attention": ").tril()"}
+                   "04_attention": "clamp_min", "05_self_attention": ").tril()",
+                   "06_split_heads": "the same mask for every head", "07_concat_and_output": "reshape copies",
+                   "08_cost_and_gpu": "h heads × 2 products"}
 
 
 def nb_name(assignment: str) -> str:
@@ -155,7 +167,8 @@ def hidden_checks(assignment: str) -> list[str]:
 
 
 def test_every_assignment_has_expectations():
-    assert ASSIGNMENTS == ["01_one_hot", "02_word2vec", "03_elmo", "04_attention", "05_self_attention"]
+    assert ASSIGNMENTS == ["01_one_hot", "02_word2vec", "03_elmo", "04_attention", "05_self_attention",
+                           "06_split_heads", "07_concat_and_output", "08_cost_and_gpu"]
     for table in (FULL, BEN, BEN_MISTAKES, SOLUTION_TOKENS):
         assert sorted(table) == ASSIGNMENTS
     for learner in ("ada", "ben"):
