@@ -3,7 +3,8 @@
 #   make          install (once), build the site, regenerate exercises/, autograde the demo class
 #   make test     the whole test suite, on the CPU
 #   make lab      JupyterLab on exercises/ for learners, with nbgrader's extensions
-#   make bench    the benchmarks of benchmarks/ (results go to benchmarks/RESULTS.md by hand)
+#   make bench    the benchmarks of benchmarks/ (bench_layer.py writes benchmarks/results/ for chapter 08;
+#                 the tables go to benchmarks/RESULTS.md by hand)
 #   make clean    remove everything generated except .venv
 #
 # Every step is a file target, so a second `make` with nothing changed reinstalls nothing and
@@ -25,6 +26,8 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 ASSIGNMENTS := $(sort $(notdir $(wildcard solutions/[0-9][0-9]_*)))
 SOLUTIONS := $(foreach a,$(ASSIGNMENTS),solutions/$(a)/$(a).ipynb)
 LIBRARY := $(shell find mhsa_ref -name '*.py' -o -path 'mhsa_ref/data/*' -type f)
+# Measured results that chapter 08 reads (benchmarks/bench_layer.py writes them).
+RESULTS := $(wildcard benchmarks/results/*.json)
 CHAPTERS := $(wildcard chapters/*.md chapters/*.ipynb chapters/*.png chapters/*.svg)
 DEMO := $(shell find tests/demo_submissions -name '*.ipynb' 2>/dev/null)
 
@@ -56,8 +59,9 @@ book: $(STAMPS)/book
 
 # The execution cache keys on a chapter's code cells only, and Sphinx re-reads a page only when its
 # source changed; the chapters import mhsa_ref, so a change there clears the cache and rebuilds
-# every page (--all), or the site would show what the old library printed.
-$(STAMPS)/library: $(LIBRARY)
+# every page (--all), or the site would show what the old library printed. Recorded benchmark
+# results count as library: chapter 08 prints them.
+$(STAMPS)/library: $(LIBRARY) $(RESULTS)
 	@mkdir -p $(STAMPS)
 	rm -rf _build/.jupyter_cache
 	touch $@
@@ -95,6 +99,7 @@ lab: $(STAMPS)/exercises
 
 bench: $(INSTALLED)
 	$(BIN)/python benchmarks/bench_attention.py
+	$(BIN)/python benchmarks/bench_layer.py
 
 clean:
 	rm -rf _build submitted autograded feedback gradebook.db grades.csv

@@ -14,7 +14,9 @@ from torch import Tensor
 
 from mhsa_ref import figures
 from mhsa_ref.elmo import ELMo
+from mhsa_ref.attention import scaled_dot_product_attention
 from mhsa_ref.self_attention import causal_mask, self_attention
+from mhsa_ref.split_heads import split_heads
 from mhsa_ref.word2vec import Word2Vec
 
 
@@ -108,6 +110,70 @@ def attention_scene(model: Word2Vec, tokens: Sequence[str], *, d_k: int = 2, tem
     mask = causal_mask(len(tokens)) if causal else None
     z, weights = attention(x, w_k / temperature, w_k, torch.eye(x.size(-1)), mask)
     return x[0], z[0], weights[0]  # (T, D), (T, D), (T, T)
+
+
+def head_points(model: Word2Vec, tokens: Sequence[str], d_model: int = 16) -> Tensor:
+    """X for the multi-head figures: the tokens' word2vec points in the space's d_model main directions, (1, T, d_model).
+
+    Each direction is scaled to unit variance over the vocabulary, so that every head's subspace
+    (d_k consecutive directions after `split_heads`) spreads the words about equally.
+    """
+    centred = model.vectors - model.vectors.mean(0)  # (V, D)
+    if d_model > centred.size(1):
+        raise ValueError(f"d_model={d_model} exceeds the word2vec width {centred.size(1)}")
+    _, _, vh = torch.linalg.svd(centred, full_matrices=False)
+    directions = vh[:d_model].T  # (D, d_model)
+    spread = (centred @ directions).std(0)  # (d_model,)
+    mean = model.vectors.mean(0)
+    return torch.stack([(model[t] - mean) @ directions / spread for t in tokens]).unsqueeze(0)  # (1, T, d_model)
+
+
+def head_scene(model: Word2Vec, tokens: Sequence[str], *, num_heads: int = 8, d_k: int = 2,
+               sharpness: float = 3.0, causal: bool = False) -> tuple[Tensor, Tensor, Tensor]:
+    """Multi-head self-attention over `tokens`, head by head: X's heads (h, T, d_k), Z's heads, the weights (h, T, T).
+
+    X comes from `head_points`. W^Q = W^K = √sharpness · I and W^V = I: head i compares two words
+    by their similarity in its own subspace only, and moves each word to a weighted average of the
+    sentence's points *in that subspace*. With d_k = 2 every head is a plane.
+    """
+    x = head_points(model, tokens, num_heads * d_k)  # (1, T, d_model)
+    xh = split_heads(x, num_heads)  # (1, h, T, d_k)
+    mask = causal_mask(len(tokens)) if causal else None
+    zh, weights = scaled_dot_product_attention(xh * sharpness**0.5, xh * sharpness**0.5, xh, mask)  # (1, h, T, d_k)
+    return xh[0], zh[0], weights[0]  # (h, T, d_k), (h, T, d_k), (h, T, T)
+
+
+def draw_head_planes(before: Tensor, after: Tensor, tokens: Sequence[str], *, columns: int = 4):
+    """The course's signature figure: each head's plane, with every word before (hollow) and after (filled).
+
+    Args:
+        before, after: (h, T, 2), the tokens' points in each head's 2-D subspace before and after attention.
+    """
+    import matplotlib.pyplot as plt
+
+    h = before.size(0)
+    if before.shape != after.shape or before.size(-1) != 2:
+        raise ValueError(f"before and after must both be (h, T, 2); got {tuple(before.shape)} and {tuple(after.shape)}")
+    rows = -(-h // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.0 * columns, 3.0 * rows), squeeze=False)
+    colours = [figures.OKABE_ITO[i % len(figures.OKABE_ITO)] for i in range(len(tokens))]
+    for i, ax in enumerate(axes.flat):
+        if i >= h:
+            ax.axis("off")
+            continue
+        b, a = before[i].detach().double(), after[i].detach().double()
+        span = float(torch.cat([b, a]).abs().max()) * 1.3 or 1.0  # each head on its own scale
+        ax.scatter(b[:, 0], b[:, 1], s=60, facecolors="none", edgecolors=colours, linewidths=1.5)
+        for (x0, y0), (x1, y1), c in zip(b.tolist(), a.tolist(), colours):
+            ax.annotate("", (x1, y1), (x0, y0), arrowprops={"arrowstyle": "->", "color": c, "lw": 1.1})
+        figures.scatter_words(ax, a, tokens, colours=colours, size=60, annotate=False)
+        for (x0, y0), token in zip(b.tolist(), tokens):
+            ax.annotate(token, (x0, y0), textcoords="offset points", xytext=(5, 4), fontsize=8, color="#555555")
+        ax.axhline(0, color="#dddddd", lw=0.6, zorder=0)
+        ax.axvline(0, color="#dddddd", lw=0.6, zorder=0)
+        ax.set(xlim=(-span, span), ylim=(-span, span), aspect="equal", xticks=[], yticks=[], title=f"head {i}")
+    fig.tight_layout()
+    return fig
 
 
 def draw_scene(x: Tensor, z: Tensor, weights: Tensor, tokens: Sequence[str], title: str = ""):

@@ -299,3 +299,48 @@ def test_explore_attention_redraws_with_the_given_attention(word2vec_model):
     assert x.shape == (1, 7, word2vec_model.vectors.size(1)) and w_q.shape[1] == 5 and mask is not None
     assert_close(w_q, w_k / 0.5)
     plt.close("all")
+
+
+# --- the eight planes (chapter 06, exercise 06) -----------------------------------------------------------
+
+
+# The fixture's word2vec is 8 wide, so these use 4 heads of d_k = 2 (the chapter: 8 heads of a 24-wide model).
+
+
+def test_head_points_are_the_main_directions_scaled_to_unit_spread(word2vec_model):
+    x = widgets.head_points(word2vec_model, DREAM, d_model=8)
+    assert x.shape == (1, 4, 8)
+    every_word = widgets.head_points(word2vec_model, word2vec_model.words, d_model=8)[0]  # (V, 8)
+    torch.testing.assert_close(every_word.mean(0), torch.zeros(8), atol=1e-5, rtol=0)
+    torch.testing.assert_close(every_word.std(0), torch.ones(8), atol=1e-4, rtol=0)  # every plane spreads alike
+    with pytest.raises(ValueError, match="exceeds the word2vec width"):
+        widgets.head_points(word2vec_model, DREAM, d_model=word2vec_model.vectors.size(1) + 1)
+
+
+def test_head_scene_attends_in_each_plane_separately(word2vec_model):
+    before, after, weights = widgets.head_scene(word2vec_model, DREAM, num_heads=4, d_k=2)
+    assert before.shape == after.shape == (4, 4, 2) and weights.shape == (4, 4, 4)
+    x = widgets.head_points(word2vec_model, DREAM, d_model=8)[0]
+    for i in range(4):  # head i sees features 2i, 2i+1 only, and moves each word to a weighted average there
+        plane = x[:, 2 * i:2 * i + 2]
+        assert_close(before[i], plane)
+        assert_close(weights[i], torch.softmax(3 * plane @ plane.T / math.sqrt(2), -1))
+        assert_close(after[i], weights[i] @ plane)
+    assert not torch.allclose(weights[0], weights[1])  # the heads disagree: the point of having several
+    causal = widgets.head_scene(word2vec_model, DREAM, num_heads=4, causal=True)[2]
+    assert torch.equal(causal.triu(1), torch.zeros(4, 4, 4))
+
+
+def test_draw_head_planes_has_a_panel_per_head_with_every_word(word2vec_model):
+    before, after, _ = widgets.head_scene(word2vec_model, DREAM, num_heads=4)
+    fig = widgets.draw_head_planes(before, after, DREAM, columns=3)
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in panels] == [f"head {i}" for i in range(4)]
+    assert len(fig.axes) == 6 and not fig.axes[-1].axison  # 2 rows of 3: the unused panels are blank
+    for ax, b, a in zip(panels, before, after):
+        hollow, filled = ax.collections[0].get_offsets(), ax.collections[-1].get_offsets()
+        assert_close(torch.tensor(hollow.data), b.double())
+        assert_close(torch.tensor(filled.data), a.double())
+        assert {t.get_text() for t in ax.texts} - {""} == set(DREAM)  # the arrows are empty annotations
+    with pytest.raises(ValueError, match=r"\(h, T, 2\)"):
+        widgets.draw_head_planes(before, after[:, :, :1], DREAM)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 
@@ -62,3 +63,26 @@ def test_benchmark_script_runs(tmp_path):
                             cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "| cpu | float32 |" in result.stdout and "mhsa_ref fused" in result.stdout
+
+
+def test_layer_benchmark_writes_what_chapter_08_reads(tmp_path):
+    result = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "benchmarks/bench_layer.py", "--smoke",
+                             "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "| float32 | 1 | 32 | 32 | 4 | explicit |" in result.stdout
+    recorded = json.loads((tmp_path / "layer_cpu.json").read_text())
+    assert recorded["device"] == "cpu" and recorded["peak_tflops"]["float32"] > 0
+    paths = {(r["T"], r["path"]): r for r in recorded["rows"]}
+    assert sorted(paths) == [(16, "explicit"), (16, "fused"), (32, "explicit"), (32, "fused")]
+    for r in recorded["rows"]:
+        assert r["error"] is None and r["median_ms"] > 0 and r["flops"] == 8 * 32 * 32 * r["T"] + 4 * r["T"] ** 2 * 32
+        assert r["score_bytes"] == 4 * r["T"] ** 2 * 4 and abs(r["tflops"] - r["flops"] / r["median_ms"] / 1e9) < 1e-9
+    assert paths[(16, "explicit")]["ratio_to_fused"] > 0
+
+
+def test_recorded_layer_results_are_complete():
+    """Chapter 08 prints benchmarks/results/: the recorded CPU run must be whole and say where it ran."""
+    recorded = json.loads((ROOT / "benchmarks" / "results" / "layer_cpu.json").read_text())
+    assert recorded["date"] and "cores" in recorded["machine"]
+    assert [r["T"] for r in recorded["rows"] if r["path"] == "explicit"] == [256, 512, 1024, 2048]
+    assert all(r["error"] is None and r["median_ms"] > 0 for r in recorded["rows"])
