@@ -96,3 +96,34 @@ def test_exercise_checks_pass_a_correct_answer_on_cuda_and_catch_a_cpu_tensor(ca
     assert capsys.readouterr().out.count("also on") == 2
     with pytest.raises(AssertionError, match="fixed device"):
         check.softmax_devices(mutants.softmax_cpu_constant)
+
+
+def test_multi_head_checks_run_their_cuda_branch(capsys):
+    """Exercises 06–08: a correct answer passes every CUDA run; the bf16 and float32 runs compare with the fused path."""
+    from mhsa_ref.checks import concat_and_output as c7, cost_and_gpu as c8, split_heads as c6
+    from mutants import concat_and_output as m7, cost_and_gpu as m8, split_heads as m6
+
+    c6.split_devices(m6.split_heads)
+    c6.weights_devices(m6.multi_head_attention_weights)
+    c7.merge_devices(m7.merge_heads)
+    c7.layer_devices(m7.multi_head_self_attention)
+    c7.module_options_and_devices(m7.MultiHeadSelfAttention)
+    c8.layer_gpu_path(m8.multi_head_self_attention)
+    out = capsys.readouterr().out
+    assert out.count("also on") == 6
+    assert "float32 on cuda, bfloat16 on cuda" in out
+
+
+def test_layer_benchmark_records_cuda_rows(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "benchmarks/bench_layer.py", "--smoke", "--out", str(tmp_path)], cwd=root,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    recorded = json.loads((tmp_path / "layer_cuda.json").read_text())
+    assert set(recorded["peak_tflops"]) == {"float32", "bfloat16"}
+    assert all(r["peak_memory_bytes"] > 0 for r in recorded["rows"] if not r["error"])
