@@ -2,6 +2,7 @@
 #
 #   make          install (once), build the site, regenerate exercises/, autograde the demo class
 #   make test     the whole test suite, on the CPU
+#   make serve    serve the built site on http://127.0.0.1:8000/ (PORT=... to change)
 #   make lab      JupyterLab on exercises/ for learners, with nbgrader's extensions
 #   make bench    the benchmarks of benchmarks/ (bench_layer.py writes benchmarks/results/ for chapter 08;
 #                 the tables go to benchmarks/RESULTS.md by hand)
@@ -31,7 +32,7 @@ RESULTS := $(wildcard benchmarks/results/*.json)
 CHAPTERS := $(wildcard chapters/*.md chapters/*.ipynb chapters/*.png chapters/*.svg)
 DEMO := $(shell find tests/demo_submissions -name '*.ipynb' 2>/dev/null)
 
-.PHONY: all install exercises book grade-demo where test lab bench clean
+.PHONY: all install system-packages exercises book grade-demo where test serve lab bench clean
 
 all: book grade-demo where
 
@@ -45,6 +46,24 @@ $(INSTALLED): pyproject.toml constraints.txt
 	  || { echo "make: '$(PYTHON) -m venv' failed; on Debian or Ubuntu: apt-get install python3-venv"; exit 1; }
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[book,grading,test]'
 	touch $@
+
+# Debian packages the tests need: chromium for the browser tests (driven by Playwright at
+# /usr/bin/chromium; no browser is ever downloaded). Installed with apt-get when missing and we are
+# root; otherwise make stops and says exactly what to install.
+SYSTEM_PACKAGES := chromium:/usr/bin/chromium
+system-packages:
+	@missing=""; for entry in $(SYSTEM_PACKAGES); do \
+	  [ -e "$${entry#*:}" ] || missing="$$missing $${entry%%:*}"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "make: installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  else \
+	    echo "make: the tests need these Debian packages:$$missing"; \
+	    echo "      install them with:  sudo apt-get update && sudo apt-get install -y$$missing"; \
+	    exit 1; \
+	  fi; \
+	fi
 
 # --- exercises: nbgrader's release, generated from solutions/ ---------------------------------
 exercises: $(STAMPS)/exercises
@@ -89,8 +108,14 @@ where: $(STAMPS)/grade-demo
 	@$(BIN)/python -m mhsa_ref.course report
 
 # --- tests, benchmarks, learners ----------------------------------------------------------------
-test: $(INSTALLED)
+test: $(INSTALLED) system-packages
 	$(BIN)/python -m pytest
+
+# The built site on loopback, as any static host would serve it (PORT=8000 by default).
+PORT ?= 8000
+serve: $(STAMPS)/book
+	@echo "Serving _build/html at http://127.0.0.1:$(PORT)/ (Ctrl-C stops)"
+	$(BIN)/python -m http.server $(PORT) --bind 127.0.0.1 --directory _build/html
 
 # LAB_DIR and LAB_ARGS let a test (or a learner) start the same server elsewhere, e.g. on another port.
 LAB_DIR ?= exercises

@@ -325,8 +325,20 @@ def _copy_plotly(app, exception) -> None:
             shutil.copyfile(source, target)
 
 
+def _drop_thebe(app, pagename, templatename, context, doctree) -> None:
+    """Remove Thebe's scripts, which jupyter-book adds even with `launch_buttons.thebe: false`.
+
+    The site has no live kernels; Thebe's inline configuration is also added twice, and the second
+    copy is a SyntaxError on every page (`THEBE_JS_URL` declared again), and it names a CDN.
+    """
+    files = context.get("script_files")
+    if files:  # in place: Sphinx appends scripts added later for this page (plotly.js) to the same list
+        files[:] = [f for f in files if "thebe" not in (str(f) + str(getattr(f, "attributes", {}).get("body", ""))).lower()]
+
+
 def setup(app):
     """Sphinx extension: pages with a Plotly figure load `_static/plotly.min.js`, copied from plotly."""
+    app.connect("html-page-context", _drop_thebe)
     app.connect("html-page-context", _add_plotly_where_needed)
     app.connect("build-finished", _copy_plotly)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -24,6 +24,14 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item, so fixtures can tell a failure (browser screenshots)."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
+
+
 def assert_close(a: torch.Tensor, b: torch.Tensor, dtype: torch.dtype | None = None) -> None:
     atol, rtol = tolerance(dtype or a.dtype)  # the course's tolerances, as the graders use them
     torch.testing.assert_close(a, b, atol=atol, rtol=rtol)

@@ -344,3 +344,11 @@ def test_draw_head_planes_has_a_panel_per_head_with_every_word(word2vec_model):
         assert {t.get_text() for t in ax.texts} - {""} == set(DREAM)  # the arrows are empty annotations
     with pytest.raises(ValueError, match=r"\(h, T, 2\)"):
         widgets.draw_head_planes(before, after[:, :, :1], DREAM)
+
+
+def test_static_heatmaps_are_cividis_with_every_value_written():
+    """Colour-blind safe (and readable in grey), and the numbers are there for those who cannot read colour."""
+    fig, ax = plt.subplots()
+    image = figures.heatmap(ax, torch.tensor([[0.25, 0.75], [1.0, 0.0]]), ["a", "b"])
+    assert image.get_cmap().name == "cividis"
+    assert sorted(t.get_text() for t in ax.texts) == ["0.00", "0.25", "0.75", "1.00"]

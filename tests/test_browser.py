@@ -1,0 +1,322 @@
+"""The course as a reader and a learner meet it: Debian's Chromium, driven by Playwright, offline.
+
+Site: `make` builds it; a plain copy of `_build/html` is served from a sub-folder of a loopback
+static server (as any static host would serve it), and every page of the table of contents is
+opened with every request that is not to that server blocked and recorded. JupyterLab: `make lab`
+on loopback with a token; an exercise is run from the Run menu, its ipywidgets controls are used,
+and nbgrader's Validate button gives its verdict.
+
+A failing test leaves a screenshot of its page in _build/browser-failures/. Chromium comes from
+`make system-packages` (apt); no browser is ever downloaded.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+import demo_builder
+from conftest import ROOT, tool_env
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+HTML = ROOT / "_build" / "html"
+SCREENSHOTS = ROOT / "_build" / "browser-failures"
+
+TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
+DOCS = [TOC["root"]] + [c["file"] for part in TOC["parts"] for c in part["chapters"]]
+PAGES = [f"{doc}.html" for doc in DOCS] + ["search.html", "genindex.html"]
+CHAPTER_PAGES = [f"{doc}.html" for doc in DOCS if re.fullmatch(r"chapters/\d\d_\w+", doc)]
+EXERCISE_PAGES = [f"{doc}.html" for doc in DOCS if doc.startswith("exercises/")]
+CIVIDIS_ENDS = ("#00224e", "#fee838")  # Plotly's Cividis: colour-blind safe, readable in grey
+
+
+# --- the browser -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():  # not a skip: `make test` installs it, so its absence is a failure
+        pytest.fail(f"{CHROMIUM} is missing: run `make system-packages` (Debian package chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class Tab:
+    """A browser page that blocks and records every request outside `allowed`, and every error."""
+
+    def __init__(self, browser, allowed: str) -> None:
+        self.context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        self.page = self.context.new_page()
+        self.outside: list[str] = []
+        self.errors: list[str] = []
+        self.failed: list[str] = []
+        self.page.route("**/*", functools.partial(self._route, allowed))
+        self.page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
+        self.page.on("console", lambda m: self.errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+        self.page.on("response", lambda r: self.failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+
+    def _route(self, allowed: str, route) -> None:
+        url = route.request.url
+        if url.startswith(allowed) or url.startswith(("data:", "blob:")):
+            route.continue_()
+        else:
+            self.outside.append(url)
+            route.abort()
+
+    def clean(self) -> None:
+        assert self.outside == [], f"requests outside the site: {self.outside}"
+        assert self.errors == [], f"errors: {self.errors}"
+        assert self.failed == [], f"failed requests: {self.failed}"
+
+
+@pytest.fixture
+def tab_factory(browser, request):
+    tabs: list[Tab] = []
+
+    def make(allowed: str) -> Tab:
+        tabs.append(Tab(browser, allowed))
+        return tabs[-1]
+
+    yield make
+    failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    for i, tab in enumerate(tabs):
+        if failed:
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            name = re.sub(r"[^\w.-]+", "_", request.node.name)
+            tab.page.screenshot(path=str(SCREENSHOTS / f"{name}-{i}.png"), full_page=True)
+        tab.context.close()
+
+
+# --- the site, as a plain folder copy on a static host --------------------------------------------
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def site(made, tmp_path_factory):
+    host = tmp_path_factory.mktemp("static-host")
+    shutil.copytree(HTML, host / "course")  # a copy in a sub-folder: every link must be relative
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(host)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/course/"
+    server.shutdown()
+
+
+def open_page(tab_factory, site: str, path: str) -> Tab:
+    tab = tab_factory(site)
+    tab.page.goto(site + path, wait_until="load")
+    if tab.page.locator(".math").count():
+        tab.page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=30000)
+        tab.page.evaluate("MathJax.startup.promise")
+    return tab
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_page_loads_offline_drawn_and_accessible(tab_factory, site, path):
+    """No error, nothing from elsewhere; images, math and figures drawn; one h1, headings in order, alt text."""
+    tab = open_page(tab_factory, site, path)
+    page = tab.page
+    assert page.locator("main").count() == 1, "no main content: the page did not render"
+    broken = page.evaluate("[...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
+    assert broken == [], f"images not drawn: {broken}"
+    math = page.locator(".math").count()
+    if math:
+        assert page.locator("mjx-container").count() >= math, "some math was not typeset"
+        assert page.locator("mjx-merror").count() == 0, "MathJax reported an error"
+    for i in range(page.locator(".plotly-graph-div").count()):
+        assert page.locator(".plotly-graph-div").nth(i).locator(".main-svg").count() >= 1, f"figure {i} not drawn"
+    # what a screen shows: the theme also keeps a print-only copy of the title and contents
+    levels = page.evaluate("[...document.querySelectorAll('main h1, main h2, main h3, main h4, main h5, main h6')]"
+                           ".filter(h => h.checkVisibility()).map(h => Number(h.tagName[1]))")
+    assert levels.count(1) == 1 and levels[0] == 1, f"headings {levels}: one h1, first"
+    jumps = [(a, b) for a, b in zip(levels, levels[1:]) if b > a + 1]
+    assert jumps == [], f"heading levels skip: {jumps}"
+    unlabelled = page.evaluate("[...document.querySelectorAll('main img')].filter(i => !(i.alt || '').trim()).map(i => i.src)")
+    assert unlabelled == [], f"images without alt text: {unlabelled}"
+    uncaptioned = page.evaluate("[...document.querySelectorAll('main figure')].filter(f => !f.querySelector('figcaption')"
+                                " || !f.querySelector('figcaption').textContent.trim()).length")
+    assert uncaptioned == 0, "a figure without a caption"
+    assert page.evaluate("document.documentElement.lang"), "the page does not declare its language"
+    tab.clean()
+
+
+PLOTLY_STATE = """gd => JSON.stringify({title: gd.layout.title && gd.layout.title.text,
+                                       data: gd.data.map(t => [t.visible, t.z, t.x, t.y])})"""
+
+
+@pytest.mark.parametrize("path", CHAPTER_PAGES)
+def test_interactive_figures_respond_to_their_menu(tab_factory, site, path):
+    tab = open_page(tab_factory, site, path)
+    figures = tab.page.locator(".plotly-graph-div")
+    for i in range(figures.count()):
+        figure = figures.nth(i)
+        figure.scroll_into_view_if_needed()
+        if not figure.locator(".updatemenu-header-group").count():
+            continue  # a figure without a menu answers on hover only
+        options = figure.evaluate("gd => gd.layout.updatemenus[0].buttons.map(b => b.label)")
+        before = figure.evaluate(PLOTLY_STATE)
+        figure.locator(".updatemenu-header-group").click()
+        figure.locator(".updatemenu-dropdown-button").nth(len(options) - 1).click()
+        after = figure.evaluate(PLOTLY_STATE)
+        assert after != before, f"figure {i}: choosing {options[-1]!r} changed nothing"
+        shown = figure.locator(".updatemenu-header-group text").first.text_content()
+        assert shown == options[-1], f"figure {i}: the menu shows {shown!r} after choosing {options[-1]!r}"
+    tab.clean()
+
+
+@pytest.mark.parametrize("path", CHAPTER_PAGES)
+def test_heatmaps_are_colour_blind_safe_and_offer_their_values(tab_factory, site, path):
+    page = open_page(tab_factory, site, path).page
+    traces = page.evaluate("[...document.querySelectorAll('.plotly-graph-div')].flatMap(gd => gd._fullData)"
+                           ".filter(t => t.type === 'heatmap').map(t => [t.colorscale, t.hovertemplate])")
+    for colorscale, hover in traces:
+        assert (colorscale[0][1].lower(), colorscale[-1][1].lower()) == CIVIDIS_ENDS
+        assert "%{z" in hover, "a heatmap must show its value on hover"
+    static = (ROOT / "chapters" / Path(path).with_suffix(".md").name).read_text()
+    colour_maps = set(re.findall(r"cmap=['\"](\w+)['\"]", static))
+    assert colour_maps <= {"cividis"}, f"static figures use {colour_maps}; the course's heatmaps use cividis"
+    assert "cmap=" not in static or colour_maps, "a colour map passed by variable cannot be checked"
+
+
+def test_navigation_and_search_work(tab_factory, site):
+    tab = open_page(tab_factory, site, "chapters/intro.html")
+    page = tab.page
+    page.locator("a.right-next").first.click()
+    page.wait_for_load_state("load")
+    assert page.url.endswith("chapters/01_one_hot.html")
+    page.locator("nav.bd-links a[href$='06_split_heads.html']").first.click()  # the sidebar
+    page.wait_for_load_state("load")
+    assert page.url.endswith("chapters/06_split_heads.html")
+    page.goto(site + "search.html?q=transpose", wait_until="load")
+    page.wait_for_selector("#search-results ul li a", timeout=30000)
+    hits = page.locator("#search-results ul li a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
+    assert any("06_split_heads" in h for h in hits) and any("07_concat_and_output" in h for h in hits), hits
+    tab.clean()
+
+
+@pytest.mark.parametrize("path", EXERCISE_PAGES)
+def test_exercise_page_offers_its_notebook(tab_factory, site, path):
+    tab = open_page(tab_factory, site, path)
+    name = Path(path).stem
+    links = tab.page.locator(f"a[href$='{name}.ipynb']")
+    assert links.count() >= 1, "no download link for the notebook"
+    response = tab.page.request.get(links.first.evaluate("a => a.href"))
+    assert response.ok
+    notebook = json.loads(response.body())
+    assert notebook["nbformat"] == 4 and any("raise NotImplementedError()" in "".join(c["source"]) for c in notebook["cells"])
+    tab.clean()
+
+
+# --- JupyterLab, as a learner uses it -----------------------------------------------------------------
+
+TOKEN = "browser-test-token"
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("learner")
+    shutil.copy(ROOT / "exercises" / "06_split_heads" / "06_split_heads.ipynb", folder / "untouched.ipynb")
+    shutil.copy(demo_builder.path_of("ada", "05_self_attention"), folder / "filled.ipynb")
+    port = free_port()
+    args = f"--no-browser --ServerApp.ip=127.0.0.1 --ServerApp.port={port} --IdentityProvider.token={TOKEN}"
+    server = subprocess.Popen(["make", "--no-print-directory", "lab", f"LAB_DIR={folder}", f"LAB_ARGS={args}"],
+                              cwd=ROOT, env=tool_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(240):
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={TOKEN}", timeout=5)
+                break
+            except OSError:
+                if server.poll() is not None:
+                    pytest.fail(f"make lab exited:\n{server.stdout.read().decode()}")
+                time.sleep(0.5)
+        else:
+            pytest.fail("JupyterLab did not answer within 120 s")
+        yield base
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def open_notebook(tab_factory, lab: str, name: str) -> Tab:
+    tab = tab_factory(lab)
+    # `reset`: a fresh workspace, or JupyterLab would also reopen the notebooks of earlier tests
+    tab.page.goto(f"{lab}/lab/tree/{name}?token={TOKEN}&reset", wait_until="load")
+    tab.page.wait_for_selector(".jp-NotebookPanel-toolbar", timeout=90000)
+    tab.page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90000)
+    return tab
+
+
+def validate(tab: Tab) -> str:
+    panel = tab.page.locator(".jp-NotebookPanel").filter(visible=True)
+    assert panel.count() == 1, "expected one notebook on screen"
+    panel.get_by_role("button", name="Validate").click()
+    dialog = tab.page.locator(".jp-Dialog")
+    dialog.wait_for(timeout=240000)
+    tab.page.wait_for_function("!document.querySelector('.jp-Dialog').innerText.includes('Validating')", timeout=240000)
+    return dialog.inner_text()
+
+
+def test_lab_runs_an_exercise_and_its_widgets_respond(tab_factory, lab):
+    tab = open_notebook(tab_factory, lab, "filled.ipynb")
+    page = tab.page
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").click()
+    page.locator(".lm-Menu-content").get_by_text("Run All Cells", exact=True).click()
+    sentence = page.locator(".widget-text input").first
+    sentence.wait_for(timeout=180000)  # the explorer trains word2vec first (a few seconds)
+    for control in ("causal mask", "d_k", "temperature"):
+        assert page.locator(".jupyter-widgets", has_text=control).count() >= 1, f"no {control!r} control"
+    picture = page.locator(".jp-OutputArea-output img").last
+    picture.wait_for(timeout=60000)
+    before = picture.get_attribute("src")
+    sentence.fill("the cat drank milk")
+    sentence.press("Enter")
+    page.wait_for_function("old => { const imgs = document.querySelectorAll('.jp-OutputArea-output img');"
+                           " return imgs.length && imgs[imgs.length - 1].src !== old; }", arg=before, timeout=60000)
+    errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+    assert page.locator(".jp-OutputArea-output", has_text="Traceback").count() == 0, errors.all_inner_texts()
+    assert tab.outside == [], f"JupyterLab reached outside: {tab.outside}"
+    assert [e for e in tab.errors if "page error" in e] == []
+
+
+def test_validate_fails_the_untouched_notebook_and_passes_a_filled_one(tab_factory, lab):
+    untouched = validate(open_notebook(tab_factory, lab, "untouched.ipynb"))
+    assert "passes all the tests" not in untouched
+    assert "NotImplementedError" in untouched or "failed" in untouched.lower(), untouched
+    filled = validate(open_notebook(tab_factory, lab, "filled.ipynb"))
+    assert "Success! Your notebook passes all the tests." in filled, filled
