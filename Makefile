@@ -118,9 +118,11 @@ serve: $(STAMPS)/book
 	$(BIN)/python -m http.server $(PORT) --bind 127.0.0.1 --directory _build/html
 
 # LAB_DIR and LAB_ARGS let a test (or a learner) start the same server elsewhere, e.g. on another port.
+# No news feed and no update check: the lab works offline and never reaches outside.
 LAB_DIR ?= exercises
 lab: $(STAMPS)/exercises
-	$(BIN)/jupyter lab --ServerApp.root_dir=$(LAB_DIR) $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+	$(BIN)/jupyter lab --ServerApp.root_dir=$(LAB_DIR) $(if $(filter 0,$(shell id -u)),--allow-root) \
+	  --LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate $(LAB_ARGS)
 
 bench: $(INSTALLED)
 	$(BIN)/python benchmarks/bench_attention.py

@@ -279,6 +279,8 @@ def open_notebook(tab_factory, lab: str, name: str) -> Tab:
     tab.page.goto(f"{lab}/lab/tree/{name}?token={TOKEN}&reset", wait_until="load")
     tab.page.wait_for_selector(".jp-NotebookPanel-toolbar", timeout=90000)
     tab.page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90000)
+    # a command sent before the kernel is up is dropped: wait for the status bar's "Idle"
+    tab.page.get_by_text(re.compile(r"\(ipykernel\) \| Idle")).first.wait_for(timeout=120000)
     return tab
 
 
@@ -297,6 +299,7 @@ def test_lab_runs_an_exercise_and_its_widgets_respond(tab_factory, lab):
     page = tab.page
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").click()
     page.locator(".lm-Menu-content").get_by_text("Run All Cells", exact=True).click()
+    page.locator(".jp-InputArea-prompt", has_text="[1]:").first.wait_for(timeout=60000)  # it runs
     sentence = page.locator(".widget-text input").first
     sentence.wait_for(timeout=180000)  # the explorer trains word2vec first (a few seconds)
     for control in ("causal mask", "d_k", "temperature"):

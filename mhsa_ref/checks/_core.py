@@ -172,6 +172,17 @@ def _exception_hint(e: Exception) -> str:
     return ""
 
 
+HEAD_AXIS_HINT = ("the mask was not given a head axis. A (B, T, S) mask lines up with the scores (B, h, T, S) only "
+                  "after mask.unsqueeze(1) -> (B, 1, T, S); a (T, S) or 4-D mask broadcasts as it is.")
+
+
+def with_head_axis_hint(failure: CheckFailure, mask: object) -> CheckFailure:
+    """`failure` with the head-axis hint as its likely cause, when a (B, T, S) mask failed to broadcast."""
+    if isinstance(mask, Tensor) and mask.dim() == 3 and "must match the size" in str(failure):
+        return CheckFailure(str(failure).split("\n  Likely cause")[0] + "\n  Likely cause: " + HEAD_AXIS_HINT)
+    return failure
+
+
 def randn(shape: tuple[int, ...], *, seed: int, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu") -> Tensor:
     """Reproducible normal samples, drawn on the CPU in float64 then moved, so every device sees the same numbers."""
     if torch.device(device).type == "meta":

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from mhsa_ref import _validate
 from mhsa_ref.checks._core import (CheckFailure, call, expect_close, expect_results, expect_tensor, on_cuda, passed,
-                                   randn, random_mask)
+                                   randn, random_mask, with_head_axis_hint)
 from mhsa_ref.checks.attention import ATTENTION_RULES
 from mhsa_ref.split_heads import split_heads
 
@@ -170,8 +170,11 @@ def expect_layer(layer: Callable, x, w_q, w_k, w_v, w_o, h, mask=None, *, want=N
     path's output); tol: the tolerance to use instead of the dtype's; against: said in messages.
     """
     context = _layer_context(x, h, mask) + (f", compared with {against}" if against else "")
-    got = call(layer, x, w_q, w_k, w_v, w_o, h, mask, name="multi_head_self_attention", rules=ATTENTION_RULES,
-               context=context)
+    try:
+        got = call(layer, x, w_q, w_k, w_v, w_o, h, mask, name="multi_head_self_attention", rules=ATTENTION_RULES,
+                   context=context)
+    except CheckFailure as e:
+        raise with_head_axis_hint(e, mask) from e
     out, weights = expect_results(got, ("out", "weights"), name="multi_head_self_attention", context=context)
     want_out, want_w = want if want is not None else ref.multi_head_self_attention(x, w_q, w_k, w_v, w_o, h, mask)
     if want_out.device.type == "meta":
@@ -295,8 +298,11 @@ def _expect_module(cls: Callable, x: Tensor, h: int, mask: Tensor | None, *, bia
                                need_weights=True, average_attn_weights=False)
     context = (f"for MultiHeadSelfAttention({d_model}, {h}, bias={bias}) given nn.MultiheadAttention's weights, x "
                f"{tuple(x.shape)} ({_dtype_name(x)})" + (f", mask {tuple(mask.shape)}" if mask is not None else ""))
-    with torch.no_grad():
-        got = call(module, x, mask, name="MultiHeadSelfAttention.forward", rules=ATTENTION_RULES, context=context)
+    try:
+        with torch.no_grad():
+            got = call(module, x, mask, name="MultiHeadSelfAttention.forward", rules=ATTENTION_RULES, context=context)
+    except CheckFailure as e:
+        raise with_head_axis_hint(e, mask) from e
     out, weights = expect_results(got, ("out", "weights"), name="MultiHeadSelfAttention.forward", context=context)
     if isinstance(weights, Tensor) and weights.shape == want_w.mean(1).shape:
         raise CheckFailure(f"the weights have shape {tuple(weights.shape)} {context}; expected {tuple(want_w.shape)}, "

@@ -99,8 +99,8 @@ def _bytes_suspects(B: int, T: int, h: int, dtype: torch.dtype) -> dict[str, int
         "8 for float64).": B * h * T * T * 4,
         "bits were counted instead of bytes: torch.finfo(dtype).bits is 8 times dtype.itemsize.": B * h * T * T * size * 8,
         "the heads were left out: every head has its own (T, T) matrix, (B, h, T, T) in all.": B * T * T * size,
-        "the matrix was taken as (B, h, T) or (B, h, T, d): the score matrix is (T, T) per head, one score per "
-        "(query, key) pair.": B * h * T * size,
+        "the matrix was taken as (B, h, T): the score matrix is (T, T) per head, one score per (query, key) pair.":
+            B * h * T * size,
     }
 
 

@@ -18,7 +18,7 @@ from torch import Tensor
 
 from mhsa_ref import _validate
 from mhsa_ref.checks._core import (CheckFailure, call, expect_close, expect_tensor, on_cuda, passed, randn,
-                                   random_mask)
+                                   random_mask, with_head_axis_hint)
 from mhsa_ref.checks.attention import ATTENTION_RULES
 
 # `mhsa_ref.split_heads` is the function (the package exports it); the module is fetched by its full name.
@@ -48,8 +48,9 @@ def _split_suspects(x: Tensor, h: int) -> dict[str, Callable[[], Tensor]]:
     B, T, d_model = x.shape
     d_k = d_model // h
     return {
-        "x was viewed as (B, h, T, d_k) directly. That cuts the flat memory of (T, d_model) into h blocks of T·d_k "
-        "numbers, mixing tokens inside a head. View as (B, T, h, d_k) first, then transpose(1, 2).":
+        "x was viewed as (B, h, T, d_k) directly. That cuts each sentence's memory into h runs of T·d_k numbers, "
+        "so a head's T rows are pieces of one or two tokens, not the T tokens. View as (B, T, h, d_k) first, "
+        "then transpose(1, 2).":
             lambda: x.reshape(B, h, T, d_k),
         "the features were dealt out round-robin (feature j to head j % h): view as (B, T, d_k, h) puts the "
         "head axis last. Head i takes the d_k consecutive features i·d_k … (i+1)·d_k − 1: view as (B, T, h, d_k).":
@@ -151,8 +152,8 @@ def _weights_suspects(q: Tensor, k: Tensor, h: int, mask: Tensor | None) -> dict
         "the scores were not scaled; divide by √d_k, the width of one head.": lambda: _softmax(scores, m),
         "softmax ran over the queries (dim=-2); each query's weights over the keys (dim=-1) must sum to 1.":
             lambda: _softmax(scores / math.sqrt(d_k), m, dim=-2),
-        "the heads were split with view(B, h, T, d_k) and no transpose, which mixes tokens inside a head; "
-        "use your split_heads.": lambda: _softmax(
+        "the heads were split with view(B, h, T, d_k) and no transpose, so a head's rows are not the sentence's "
+        "tokens; use your split_heads.": lambda: _softmax(
             q.reshape(B, h, T, d_k) @ k.reshape(B, h, S, d_k).transpose(-2, -1) / math.sqrt(d_k), m),
         "the attention was computed once over the whole d_model and copied to every head; split q and k into "
         "heads first, so each head compares its own d_k features.": lambda: _softmax(
@@ -167,9 +168,6 @@ def _weights_suspects(q: Tensor, k: Tensor, h: int, mask: Tensor | None) -> dict
 _NAN = ("a query whose keys are all masked gives NaN: softmax of a row of -inf is 0/0. Such a row must give zero "
         "weights, e.g. weights.nan_to_num(0.0) after torch.softmax.")
 
-_MASK_HINT = ("\n  Likely cause: the mask was not given a head axis. A (B, T, S) mask lines up with the scores (B, h, T, S) only after a head axis is "
-              "added, mask.unsqueeze(1) -> (B, 1, T, S); a (T, S) or 4-D mask broadcasts as it is.")
-
 
 def _context(q: Tensor, h: int, mask: Tensor | None) -> str:
     return (f"for q and k {tuple(q.shape)} ({_dtype_name(q)}) and num_heads={h}"
@@ -182,9 +180,7 @@ def _expect_weights(weights_fn: Callable, q: Tensor, k: Tensor, h: int, mask: Te
         got = call(weights_fn, q, k, h, mask, name="multi_head_attention_weights", rules=ATTENTION_RULES,
                    context=context)
     except CheckFailure as e:
-        if mask is not None and mask.dim() == 3 and "must match the size" in str(e):
-            raise CheckFailure(str(e).split("\n  Likely cause")[0] + _MASK_HINT) from e
-        raise
+        raise with_head_axis_hint(e, mask) from e
     want = ref.multi_head_attention_weights(q, k, h, mask)
     if want.device.type == "meta":
         expect_tensor(got, want, what="the weights", context=context)

@@ -213,7 +213,7 @@ MUTANTS = {
     "layer_scale_d_model": Mutant("multi_head_self_attention", layer_scale_d_model, "1/√d_model"),
     "layer_merge_no_transpose": Mutant("multi_head_self_attention", layer_merge_no_transpose, "mixes tokens"),
     "layer_weights_averaged": Mutant("multi_head_self_attention", layer_weights_averaged, "not their average"),
-    "layer_mask_not_unsqueezed": Mutant("multi_head_self_attention", layer_mask_not_unsqueezed, "must match the size"),
+    "layer_mask_not_unsqueezed": Mutant("multi_head_self_attention", layer_mask_not_unsqueezed, "not given a head axis"),
     "layer_torch_mask_convention": Mutant("multi_head_self_attention", layer_torch_mask_convention, "mask is inverted"),
     "layer_cpu_causal_default": Mutant("multi_head_self_attention", layer_cpu_causal_default, "fixed device"),
     "layer_functional": Mutant("multi_head_self_attention", layer_functional, "F.scaled_dot_product_attention"),

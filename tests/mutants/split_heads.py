@@ -149,7 +149,7 @@ MUTANTS = {
     "weights_scale_d_model": Mutant("multi_head_attention_weights", weights_scale_d_model, "1/√d_model"),
     "weights_no_scale": Mutant("multi_head_attention_weights", weights_no_scale, "not scaled"),
     "weights_softmax_over_queries": Mutant("multi_head_attention_weights", weights_softmax_over_queries, "over the queries"),
-    "weights_mask_not_unsqueezed": Mutant("multi_head_attention_weights", weights_mask_not_unsqueezed, "mask.unsqueeze(1)"),
+    "weights_mask_not_unsqueezed": Mutant("multi_head_attention_weights", weights_mask_not_unsqueezed, "not given a head axis"),
     "weights_inverted_mask": Mutant("multi_head_attention_weights", weights_inverted_mask, "mask is inverted"),
     "weights_split_without_transpose": Mutant("multi_head_attention_weights", weights_split_without_transpose,
                                               "view(B, h, T, d_k) and no transpose"),
