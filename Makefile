@@ -48,9 +48,9 @@ $(INSTALLED): pyproject.toml constraints.txt
 	touch $@
 
 # Debian packages the tests need: chromium for the browser tests (driven by Playwright at
-# /usr/bin/chromium; no browser is ever downloaded). Installed with apt-get when missing and we are
-# root; otherwise make stops and says exactly what to install.
-SYSTEM_PACKAGES := chromium:/usr/bin/chromium
+# /usr/bin/chromium; no browser is ever downloaded), postgresql for the shared-gradebook test.
+# Installed with apt-get when missing and we are root; otherwise make stops and says what to install.
+SYSTEM_PACKAGES := chromium:/usr/bin/chromium postgresql:/usr/lib/postgresql
 system-packages:
 	@missing=""; for entry in $(SYSTEM_PACKAGES); do \
 	  [ -e "$${entry#*:}" ] || missing="$$missing $${entry%%:*}"; done; \

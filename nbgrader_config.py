@@ -18,7 +18,9 @@ c.CourseDirectory.release_directory = "exercises"
 c.CourseDirectory.submitted_directory = "submitted"
 c.CourseDirectory.autograded_directory = "autograded"
 c.CourseDirectory.feedback_directory = "feedback"
-c.CourseDirectory.db_url = "sqlite:///" + os.path.join(here, "gradebook.db")
+# The gradebook: SQLite in the repo by default. Several grading machines share one gradebook by
+# naming the same server, e.g. MHSA_DB_URL=postgresql+psycopg2://grader@gradebook-host/gradebook (README).
+c.CourseDirectory.db_url = os.environ.get("MHSA_DB_URL") or "sqlite:///" + os.path.join(here, "gradebook.db")
 
 # A notebook that hangs is stopped rather than holding up the class.
 c.ExecutePreprocessor.timeout = 120
