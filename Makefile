@@ -50,7 +50,7 @@ $(INSTALLED): pyproject.toml constraints.txt
 # Debian packages the tests need: chromium for the browser tests (driven by Playwright at
 # /usr/bin/chromium; no browser is ever downloaded), postgresql for the shared-gradebook test.
 # Installed with apt-get when missing and we are root; otherwise make stops and says what to install.
-SYSTEM_PACKAGES := chromium:/usr/bin/chromium postgresql:/usr/lib/postgresql
+SYSTEM_PACKAGES := chromium:/usr/bin/chromium postgresql:/usr/lib/postgresql bubblewrap:/usr/bin/bwrap
 system-packages:
 	@missing=""; for entry in $(SYSTEM_PACKAGES); do \
 	  [ -e "$${entry#*:}" ] || missing="$$missing $${entry%%:*}"; done; \

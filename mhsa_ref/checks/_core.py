@@ -9,11 +9,12 @@ by testing the result against the outputs that known mistakes produce ("suspects
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from typing import Callable, Iterator, Mapping
 
 import torch
 from torch import Tensor
@@ -21,6 +22,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _CHECKS_DIR = os.path.dirname(os.path.abspath(__file__))
+_GRADING_DIR = os.path.join(_PACKAGE_DIR, "grading")  # the grader's own machinery, not a reference
 
 # (atol, rtol) of the course: float64 within 1e-10, float32 within 1e-5; the half types use the
 # defaults of PyTorch's own attention tests (test/test_transformers.py).
@@ -34,6 +36,10 @@ TOLERANCE = {
 
 class CheckFailure(AssertionError):
     """A check did not pass; the message says what was expected, what came, and the likely cause."""
+
+
+class GraderError(Exception):
+    """Not the learner's mistake: the grader could not get a trustworthy answer (see mhsa_ref.grading)."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +68,8 @@ class _OpRecorder(TorchDispatchMode):
 
 def _is_reference_file(filename: str) -> bool:
     path = os.path.abspath(filename)
-    return path.startswith(_PACKAGE_DIR + os.sep) and not path.startswith(_CHECKS_DIR + os.sep)
+    return (path.startswith(_PACKAGE_DIR + os.sep) and not path.startswith(_CHECKS_DIR + os.sep)
+            and not path.startswith(_GRADING_DIR + os.sep))
 
 
 def describe(x: object) -> str:
@@ -71,6 +78,34 @@ def describe(x: object) -> str:
     if isinstance(x, tuple):
         return "(" + ", ".join(describe(t) for t in x) + ")"
     return repr(x)
+
+
+class _Direct:
+    """The default invoker: call the learner's function here (see mhsa_ref.grading.trace for the others)."""
+
+    def invoke(self, fn: Callable, args: tuple, kwargs: dict):
+        return fn(*args, **kwargs)
+
+    def violation(self, message: str) -> None:
+        pass
+
+
+_INVOKERS: list = [_Direct()]
+
+
+@contextlib.contextmanager
+def invoker(active) -> Iterator[None]:
+    """Route every learner call of the checks through `active` (a Recorder or a Replayer) while inside."""
+    _INVOKERS.append(active)
+    try:
+        yield
+    finally:
+        _INVOKERS.pop()
+
+
+def invoke(fn: Callable, *args, **kwargs):
+    """Call the learner's `fn` as it is, through the active invoker: no rule checks, no wrapping."""
+    return _INVOKERS[-1].invoke(fn, args, kwargs)
 
 
 def call(fn: Callable, *args, name: str, rules: Rules = Rules(), context: str = "", **kwargs):
@@ -100,8 +135,8 @@ def call(fn: Callable, *args, name: str, rules: Rules = Rules(), context: str = 
     sys.setprofile(profile)
     try:
         with recorder:
-            result = fn(*args, **kwargs)
-    except CheckFailure:
+            result = _INVOKERS[-1].invoke(fn, args, kwargs)
+    except (CheckFailure, GraderError):
         raise
     except NotImplementedError as e:
         if not e.args:  # `raise NotImplementedError()`: an unfinished exercise, reported as it is
@@ -119,22 +154,26 @@ def call(fn: Callable, *args, name: str, rules: Rules = Rules(), context: str = 
     finally:
         sys.setprofile(previous)
 
-    for op in recorder.ops:
+    broken = _broken_rule(name, rules, recorder.ops, entered)
+    if broken:
+        _INVOKERS[-1].violation(broken)  # a recorded run carries it to the judge
+        raise CheckFailure(broken)
+    return result
+
+
+def _broken_rule(name: str, rules: Rules, ops: list[str], entered: list[str]) -> str | None:
+    for op in ops:
         for banned, how in rules.ops.items():
             if banned in op:
-                raise CheckFailure(
-                    f"`{name}` used {how} (it dispatched aten::{op}). This exercise asks you to write "
-                    f"it yourself from basic tensor operations; remove that call."
-                )
+                return (f"`{name}` used {how} (it dispatched aten::{op}). This exercise asks you to write "
+                        f"it yourself from basic tensor operations; remove that call.")
     if entered:
         first = entered[0]
         if first.startswith("mhsa_ref"):
-            raise CheckFailure(
-                f"`{name}` called the course's reference implementation, {first}. Write your own "
-                f"version: the reference is what your code is graded against."
-            )
-        raise CheckFailure(f"`{name}` used {first}, which this exercise does not allow.")
-    return result
+            return (f"`{name}` called the course's reference implementation, {first}. Write your own "
+                    f"version: the reference is what your code is graded against.")
+        return f"`{name}` used {first}, which this exercise does not allow."
+    return None
 
 
 def _exception_hint(e: Exception) -> str:

@@ -1,0 +1,1 @@
+"""Grading a class: the judge that decides points outside the learner's process (`judge`, `trace`)."""

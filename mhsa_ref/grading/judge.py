@@ -1,0 +1,160 @@
+"""The judge: points decided outside the learner's process, from a recorded run, against mhsa_ref.
+
+A graded cell of this course is a list of named checks, `check.NAME(SYMBOL)` (hidden ones between
+nbgrader's markers). `plan` reads them from the instructor's source notebook, never from the
+learner's copy, so an edited, deleted, duplicated or metadata-stripped test cell changes nothing.
+`record` runs inside the learner's (sandboxed) process; `judge` runs here, replays the record to
+the same checks (see `trace`), and never calls learner code. Anything it cannot verify scores 0
+with a flag that says why.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import re
+from dataclasses import dataclass, field
+
+import nbformat
+
+from mhsa_ref.checks._core import CheckFailure, invoker
+from mhsa_ref.grading.trace import Recorder, Replayer, TraceError
+
+_CHECKS_IMPORT = re.compile(r"^from mhsa_ref\.checks import (\w+) as check\s*$", re.M)
+_CHECK_CALL = re.compile(r"^check\.(\w+)\((\w+)\)$")
+
+
+class PlanError(ValueError):
+    """The instructor's notebook has a graded cell this grader cannot judge (not only check calls)."""
+
+
+@dataclass(frozen=True)
+class Cell:
+    grade_id: str
+    points: float
+    checks: tuple[tuple[str, str], ...]  # (check function, learner symbol)
+
+
+@dataclass(frozen=True)
+class Plan:
+    module: str  # e.g. "mhsa_ref.checks.split_heads"
+    cells: tuple[Cell, ...]
+
+    @property
+    def total(self) -> float:
+        return sum(c.points for c in self.cells)
+
+
+@dataclass
+class Verdict:
+    grade_id: str
+    points: float
+    earned: float = 0.0
+    message: str = ""  # what the learner sees: the check's output, or why it failed
+    flag: str = ""  # set when the record could not be trusted or was missing
+    output: list[str] = field(default_factory=list)
+
+
+def plan(source: nbformat.NotebookNode) -> Plan:
+    """The graded cells of the instructor's notebook and the checks each one runs."""
+    modules = {m for cell in source.cells if cell.cell_type == "code" for m in _CHECKS_IMPORT.findall(cell.source)}
+    if len(modules) != 1:
+        raise PlanError(f"expected one `from mhsa_ref.checks import NAME as check` in the notebook; found {sorted(modules)}")
+    cells, seen = [], set()
+    for cell in source.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type != "code" or not meta.get("grade") or meta.get("solution"):
+            continue
+        grade_id = meta["grade_id"]
+        if grade_id in seen:
+            raise PlanError(f"the instructor's notebook has two graded cells named {grade_id!r}")
+        seen.add(grade_id)
+        checks = []
+        for line in cell.source.splitlines():
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            match = _CHECK_CALL.match(line)
+            if not match:
+                raise PlanError(f"graded cell {grade_id!r} has a line that is not a check call: {line!r}")
+            checks.append((match.group(1), match.group(2)))
+        if not checks:
+            raise PlanError(f"graded cell {grade_id!r} calls no check")
+        cells.append(Cell(grade_id, float(meta.get("points", 0)), tuple(checks)))
+    module = f"mhsa_ref.checks.{modules.pop()}"
+    checks_module = importlib.import_module(module)
+    for cell in cells:
+        for name, _ in cell.checks:
+            if name not in getattr(checks_module, "__all__", ()):
+                raise PlanError(f"graded cell {cell.grade_id!r} calls check.{name}, which {module} does not export")
+    return Plan(module, tuple(cells))
+
+
+def record(plan: Plan, namespace: dict, cell: Cell) -> dict:
+    """Inside the learner's process: run one graded cell's checks, recording every learner call.
+
+    Returns {"events": [...]} or {"missing": symbol}; what the checks conclude here does not count.
+    """
+    checks = importlib.import_module(plan.module)
+    recorder = Recorder()
+    for name, symbol in cell.checks:
+        if symbol not in namespace:
+            return {"missing": symbol}
+    with invoker(recorder), contextlib.redirect_stdout(io.StringIO()):
+        for name, symbol in cell.checks:
+            try:
+                getattr(checks, name)(namespace[symbol])
+            except BaseException:  # noqa: BLE001 - the judge reaches the same verdict from the record
+                break
+    return {"events": recorder.events}
+
+
+class _StandIn:
+    """What the judge passes to a check in place of the learner's function or class."""
+
+    def __init__(self, symbol: str) -> None:
+        self.__name__ = symbol
+
+    def __call__(self, *args, **kwargs):
+        raise TraceError(f"`{self.__name__}` was reached outside the grader's recorder")
+
+
+def judge(plan: Plan, records: dict) -> list[Verdict]:
+    """Verdicts for every graded cell of `plan`, from the learner's records (grade_id -> record)."""
+    checks = importlib.import_module(plan.module)
+    verdicts = []
+    for cell in plan.cells:
+        verdict = Verdict(cell.grade_id, cell.points)
+        verdicts.append(verdict)
+        entry = records.get(cell.grade_id)
+        if entry is None:
+            verdict.flag = "no record: the notebook stopped (a crash, sys.exit, a time or memory limit) before this cell"
+            verdict.message = verdict.flag
+            continue
+        if not isinstance(entry, dict):
+            verdict.flag = verdict.message = "malformed record"
+            continue
+        if "missing" in entry:
+            verdict.message = f"`{str(entry['missing'])[:60]}` is not defined: run the cell that defines it, or write it."
+            continue
+        out = io.StringIO()
+        try:
+            replayer = Replayer(entry.get("events"))
+            with invoker(replayer), contextlib.redirect_stdout(out):
+                for name, symbol in cell.checks:
+                    getattr(checks, name)(_StandIn(symbol))
+            replayer.finished()
+        except TraceError as e:
+            verdict.flag = verdict.message = f"record rejected: {e}"
+        except NotImplementedError:
+            verdict.message = "NotImplementedError: this function is not written yet."
+        except (CheckFailure, AssertionError) as e:
+            verdict.message = str(e)
+        except Exception as e:  # noqa: BLE001 - fail closed: the judge could not conclude, so no points
+            verdict.flag = verdict.message = f"the judge could not read the record ({type(e).__name__}: {e})"
+        else:
+            verdict.earned = cell.points
+            verdict.message = out.getvalue().strip()
+        verdict.output = out.getvalue().splitlines()
+    return verdicts
