@@ -2,6 +2,7 @@
 #
 #   make          install (once), build the site, regenerate exercises/, autograde the demo class
 #   make test     the whole test suite, on the CPU
+#   make grade    grade submitted/ sandboxed and in parallel (ASSIGNMENT=name for one)
 #   make serve    serve the built site on http://127.0.0.1:8000/ (PORT=... to change)
 #   make lab      JupyterLab on exercises/ for learners, with nbgrader's extensions
 #   make bench    the benchmarks of benchmarks/ (bench_layer.py writes benchmarks/results/ for chapter 08;
@@ -32,7 +33,7 @@ RESULTS := $(wildcard benchmarks/results/*.json)
 CHAPTERS := $(wildcard chapters/*.md chapters/*.ipynb chapters/*.png chapters/*.svg)
 DEMO := $(shell find tests/demo_submissions -name '*.ipynb' 2>/dev/null)
 
-.PHONY: all install system-packages exercises book grade-demo where test serve lab bench clean
+.PHONY: all install system-packages exercises book grade-demo grade where test serve lab bench clean
 
 all: book grade-demo where
 
@@ -103,6 +104,12 @@ $(STAMPS)/grade-demo: $(STAMPS)/exercises $(DEMO) $(LIBRARY)
 	done
 	$(BIN)/nbgrader export --log-level=ERROR
 	touch $@
+
+# Grade the class in submitted/: sandboxed (bubblewrap), in parallel, points decided by the judge
+# outside the notebooks. ASSIGNMENT=name for one assignment; UNSANDBOXED=1 runs learner code with
+# your permissions (only where bubblewrap cannot be installed).
+grade: $(STAMPS)/exercises
+	$(BIN)/python -m mhsa_ref.grading.run $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT)) $(if $(UNSANDBOXED),--unsandboxed)
 
 where: $(STAMPS)/grade-demo
 	@$(BIN)/python -m mhsa_ref.course report

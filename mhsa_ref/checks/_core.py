@@ -13,6 +13,7 @@ import contextlib
 import math
 import os
 import sys
+import threading
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Mapping
 
@@ -90,22 +91,38 @@ class _Direct:
         pass
 
 
-_INVOKERS: list = [_Direct()]
+class _Invokers(threading.local):
+    """Each thread has its own: a grader judges several notebooks at once, one per thread."""
+
+    def __init__(self) -> None:
+        self.stack: list = [_Direct()]
+        self.sink: list[str] | None = None  # where `passed` writes instead of stdout (the judge's threads)
+
+    def current(self):
+        return self.stack[-1]
+
+
+_INVOKERS = _Invokers()
 
 
 @contextlib.contextmanager
-def invoker(active) -> Iterator[None]:
-    """Route every learner call of the checks through `active` (a Recorder or a Replayer) while inside."""
-    _INVOKERS.append(active)
+def invoker(active, sink: list[str] | None = None) -> Iterator[None]:
+    """Route every learner call of the checks through `active` (a Recorder or a Replayer) while inside.
+
+    sink: a list that receives what the checks would print (this thread only; stdout is shared).
+    """
+    _INVOKERS.stack.append(active)
+    previous, _INVOKERS.sink = _INVOKERS.sink, sink
     try:
         yield
     finally:
-        _INVOKERS.pop()
+        _INVOKERS.stack.pop()
+        _INVOKERS.sink = previous
 
 
 def invoke(fn: Callable, *args, **kwargs):
     """Call the learner's `fn` as it is, through the active invoker: no rule checks, no wrapping."""
-    return _INVOKERS[-1].invoke(fn, args, kwargs)
+    return _INVOKERS.current().invoke(fn, args, kwargs)
 
 
 def call(fn: Callable, *args, name: str, rules: Rules = Rules(), context: str = "", **kwargs):
@@ -135,7 +152,7 @@ def call(fn: Callable, *args, name: str, rules: Rules = Rules(), context: str = 
     sys.setprofile(profile)
     try:
         with recorder:
-            result = _INVOKERS[-1].invoke(fn, args, kwargs)
+            result = _INVOKERS.current().invoke(fn, args, kwargs)
     except (CheckFailure, GraderError):
         raise
     except NotImplementedError as e:
@@ -156,7 +173,7 @@ def call(fn: Callable, *args, name: str, rules: Rules = Rules(), context: str = 
 
     broken = _broken_rule(name, rules, recorder.ops, entered)
     if broken:
-        _INVOKERS[-1].violation(broken)  # a recorded run carries it to the judge
+        _INVOKERS.current().violation(broken)  # a recorded run carries it to the judge
         raise CheckFailure(broken)
     return result
 
@@ -391,7 +408,11 @@ def _show(t: Tensor, limit: int = 12) -> str:
 
 def passed(name: str, summary: str) -> None:
     """Tell the learner what was checked; nbgrader only needs the absence of an exception."""
-    print(f"✔ {name}: {summary}")
+    line = f"✔ {name}: {summary}"
+    if _INVOKERS.sink is not None:
+        _INVOKERS.sink.append(line)
+    else:
+        print(line)
 
 
 def on_cuda(fn: Callable[[], None]) -> str:

@@ -10,9 +10,7 @@ with a flag that says why.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-import io
 import re
 from dataclasses import dataclass, field
 
@@ -101,7 +99,7 @@ def record(plan: Plan, namespace: dict, cell: Cell) -> dict:
     for name, symbol in cell.checks:
         if symbol not in namespace:
             return {"missing": symbol}
-    with invoker(recorder), contextlib.redirect_stdout(io.StringIO()):
+    with invoker(recorder, sink=[]):
         for name, symbol in cell.checks:
             try:
                 getattr(checks, name)(namespace[symbol])
@@ -138,10 +136,10 @@ def judge(plan: Plan, records: dict) -> list[Verdict]:
         if "missing" in entry:
             verdict.message = f"`{str(entry['missing'])[:60]}` is not defined: run the cell that defines it, or write it."
             continue
-        out = io.StringIO()
+        out: list[str] = []
         try:
             replayer = Replayer(entry.get("events"))
-            with invoker(replayer), contextlib.redirect_stdout(out):
+            with invoker(replayer, sink=out):
                 for name, symbol in cell.checks:
                     getattr(checks, name)(_StandIn(symbol))
             replayer.finished()
@@ -155,6 +153,6 @@ def judge(plan: Plan, records: dict) -> list[Verdict]:
             verdict.flag = verdict.message = f"the judge could not read the record ({type(e).__name__}: {e})"
         else:
             verdict.earned = cell.points
-            verdict.message = out.getvalue().strip()
-        verdict.output = out.getvalue().splitlines()
+            verdict.message = "\n".join(out)
+        verdict.output = list(out)
     return verdicts

@@ -1,0 +1,319 @@
+"""`make grade`: grade a whole class, sandboxed, in parallel, with verdicts decided by the judge.
+
+    python -m mhsa_ref.grading.run [--assignment NAME] [--workers N] [--unsandboxed]
+
+For every `submitted/<student>/<assignment>/<assignment>.ipynb` (of every assignment in
+`solutions/`, or of NAME): a sandboxed worker runs the notebook and records the learner's answers;
+the judge, here, decides each graded cell from the record; the points go to nbgrader's gradebook
+(the course's `db_url`), the judge's messages to `feedback/<student>/<assignment>/`, and at the end
+`nbgrader export` writes `grades.csv`. A summary says who was graded and who could not be, and why.
+
+Nothing is lost: each notebook's verdicts are also kept in `autograded/<student>/<assignment>/`
+under a key of the notebook's bytes and the grading code, written atomically. A second run, or a
+run after a kill, grades only what has no verdicts yet (or changed), and re-writes the gradebook
+from the kept verdicts, so a grade is never silently lost or changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import html
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+import mhsa_ref
+from mhsa_ref.grading import judge as J
+from mhsa_ref.grading.sandbox import Limits, SandboxUnavailable, Worker
+
+VERDICTS = "mhsa-verdicts.json"
+
+
+@dataclass
+class Assignment:
+    name: str
+    plan: J.Plan
+    steps: list[dict]
+    key: str  # changes when the instructor's notebook or the grading code changes
+    free_cells: list[str] = field(default_factory=list)  # ids of the ungraded explorer cells: not run
+
+
+@dataclass
+class Job:
+    student: str
+    assignment: Assignment
+    path: Path
+    verdicts: list[J.Verdict] = field(default_factory=list)
+    reason: str = ""  # why the notebook could not be graded in full (still scored: missing cells are 0)
+    notes: list[str] = field(default_factory=list)
+    cached: bool = False
+
+    @property
+    def earned(self) -> float:
+        return sum(v.earned for v in self.verdicts)
+
+
+def code_version() -> str:
+    """A fingerprint of the checks and the grader: verdicts made by other code are redone."""
+    root = Path(mhsa_ref.__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted(list((root / "checks").glob("*.py")) + list((root / "grading").glob("*.py"))):
+        h.update(path.name.encode() + path.read_bytes())
+    for name in ("attention", "self_attention", "split_heads", "concat_and_output", "cost_and_gpu", "one_hot",
+                 "word2vec", "elmo", "_validate"):
+        h.update((root / f"{name}.py").read_bytes())
+    return h.hexdigest()
+
+
+def steps_of(source: nbformat.NotebookNode, plan: J.Plan) -> list[dict]:
+    """The instructor's notebook as the worker runs it: locked code as written, the learner's solutions, the checks."""
+    tests = {c.grade_id: c for c in plan.cells}
+    steps = []
+    for cell in source.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type != "code":
+            continue
+        grade_id = meta.get("grade_id")
+        if grade_id in tests:
+            test = tests[grade_id]
+            steps.append({"kind": "test", "grade_id": grade_id, "points": test.points,
+                          "checks": [list(c) for c in test.checks]})
+        elif meta.get("solution"):
+            steps.append({"kind": "solution", "grade_id": grade_id})
+        elif meta.get("locked"):
+            steps.append({"kind": "locked", "grade_id": grade_id, "source": cell.source})
+        # ungraded free cells (the explorers) are not run: they draw, they do not define
+    return steps
+
+
+def load_assignment(course: Path, name: str) -> Assignment:
+    source = nbformat.read(course / "solutions" / name / f"{name}.ipynb", as_version=4)
+    plan = J.plan(source)
+    steps = steps_of(source, plan)
+    key = hashlib.sha256((json.dumps(steps, sort_keys=True) + code_version()).encode()).hexdigest()
+    free = [c.get("id") for c in source.cells if c.cell_type == "code" and "nbgrader" not in c.metadata and c.get("id")]
+    return Assignment(name, plan, steps, key, free)
+
+
+def discover(course: Path, only: str | None) -> tuple[list[Job], list[tuple[str, str, str]]]:
+    """Every submission to grade, and every one that cannot be (student, assignment, reason)."""
+    jobs, refused, assignments = [], [], {}
+    submitted = course / "submitted"
+    for student_dir in sorted(p for p in submitted.iterdir() if p.is_dir()) if submitted.is_dir() else []:
+        for folder in sorted(p for p in student_dir.iterdir() if p.is_dir()):
+            name = folder.name
+            if only and name != only:
+                continue
+            if name not in assignments:
+                try:
+                    assignments[name] = load_assignment(course, name)
+                except FileNotFoundError:
+                    assignments[name] = f"no assignment {name!r} in solutions/"
+                except (J.PlanError, ValueError) as e:
+                    assignments[name] = f"the instructor's notebook cannot be judged: {e}"
+            assignment = assignments[name]
+            if isinstance(assignment, str):
+                refused.append((student_dir.name, name, assignment))
+                continue
+            path = folder / f"{name}.ipynb"
+            if not path.is_file():
+                refused.append((student_dir.name, name, f"no {name}.ipynb in the submission"))
+                continue
+            jobs.append(Job(student_dir.name, assignment, path))
+    return jobs, refused
+
+
+def _verdicts_path(course: Path, job: Job) -> Path:
+    return course / "autograded" / job.student / job.assignment.name / VERDICTS
+
+
+def _key(job: Job) -> str:
+    return hashlib.sha256(job.path.read_bytes() + job.assignment.key.encode()).hexdigest()
+
+
+def load_kept(course: Path, job: Job) -> bool:
+    path = _verdicts_path(course, job)
+    try:
+        kept = json.loads(path.read_text())
+        if kept["key"] != _key(job):
+            return False
+        job.verdicts = [J.Verdict(**v) for v in kept["verdicts"]]
+        job.reason, job.notes, job.cached = kept["reason"], kept["notes"], True
+        return [v.grade_id for v in job.verdicts] == [c.grade_id for c in job.assignment.plan.cells]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def keep(course: Path, job: Job) -> None:
+    path = _verdicts_path(course, job)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {"key": _key(job), "student": job.student, "assignment": job.assignment.name, "reason": job.reason,
+            "notes": job.notes, "verdicts": [v.__dict__ for v in job.verdicts]}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)  # atomic: a kill leaves the old file or the new one, never half of one
+
+
+def grade_one(worker: Worker, job: Job) -> None:
+    records: dict = {}
+    try:
+        notebook = job.path.read_text(errors="replace")
+    except OSError as e:
+        notebook, job.reason = "", f"the notebook could not be read: {e}"
+    for message in worker.run({"job": f"{job.student}/{job.assignment.name}", "notebook": notebook,
+                               "module": job.assignment.plan.module, "steps": job.assignment.steps,
+                               "free_cells": job.assignment.free_cells}):
+        if "record" in message:
+            records.setdefault(str(message["record"]), message.get("data"))  # a repeated cell counts once
+        elif "note" in message:
+            job.notes.append(str(message["note"])[:500])
+        elif message.get("done"):
+            job.reason = job.reason or str(message.get("reason") or "")
+    job.verdicts = J.judge(job.assignment.plan, records)
+
+
+def write_gradebook(course: Path, db_url: str, jobs: list[Job]) -> None:
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(db_url, "mhsa") as gb:
+        for job in jobs:
+            name = job.assignment.name
+            gb.update_or_create_student(job.student)
+            try:
+                gb.find_submission(name, job.student)
+            except MissingEntry:
+                gb.add_submission(name, job.student)
+            for verdict in job.verdicts:
+                grade = gb.find_grade(verdict.grade_id, name, name, job.student)
+                grade.auto_score = verdict.earned
+                grade.manual_score = None
+            gb.db.commit()
+
+
+def write_feedback(course: Path, job: Job) -> Path:
+    """The judge's messages, cell by cell: what was expected, what came, the likely mistake. No test source."""
+    out = course / "feedback" / job.student / job.assignment.name / f"{job.assignment.name}.html"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for v in job.verdicts:
+        status = "passed" if v.earned == v.points else ("flagged" if v.flag else "failed")
+        rows.append(f"<section class='{status}'><h2>{html.escape(v.grade_id)}: {v.earned:g} / {v.points:g}</h2>"
+                    f"<pre>{html.escape(v.message or '')}</pre></section>")
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in job.notes)
+    reason = f"<p class='reason'><strong>Grading stopped early:</strong> {html.escape(job.reason)}</p>" if job.reason else ""
+    total = job.assignment.plan.total
+    out.write_text(
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(job.assignment.name)}: "
+        f"feedback for {html.escape(job.student)}</title><style>body{{font-family:sans-serif;max-width:60em;margin:auto}}"
+        f".passed h2{{color:#1a7f37}}.failed h2,.flagged h2{{color:#b3261e}}pre{{white-space:pre-wrap}}</style></head>"
+        f"<body><h1>{html.escape(job.assignment.name)}: {job.earned:g} / {total:g}</h1>{reason}"
+        f"{'<ul>' + notes + '</ul>' if notes else ''}{''.join(rows)}</body></html>")
+    return out
+
+
+def db_url(course: Path) -> str:
+    return os.environ.get("MHSA_DB_URL") or "sqlite:///" + str(course / "gradebook.db")
+
+
+def run(course: Path, *, assignment: str | None = None, workers: int | None = None, sandboxed: bool = True,
+        limits: Limits = Limits(), progress: bool = True, export: bool = True) -> tuple[list[Job], list]:
+    jobs, refused = discover(course, assignment)
+    todo = [job for job in jobs if not load_kept(course, job)]
+    workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
+    pending: queue.Queue = queue.Queue()
+    for job in todo:
+        pending.put(job)
+    failures: list[BaseException] = []
+    lock = threading.Lock()
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(todo), desc="grading", unit="notebook", file=sys.stderr)
+
+    def serve() -> None:
+        worker = None
+        try:
+            while True:
+                try:
+                    job = pending.get_nowait()
+                except queue.Empty:
+                    return
+                if worker is None or worker.process.poll() is not None:
+                    worker = Worker(limits, sandboxed=sandboxed)
+                grade_one(worker, job)
+                with lock:
+                    keep(course, job)
+                    if bar:
+                        bar.update()
+        except BaseException as e:  # noqa: BLE001 - reported after the other threads finish
+            failures.append(e)
+        finally:
+            if worker is not None:
+                worker.close()
+
+    threads = [threading.Thread(target=serve, daemon=True) for _ in range(workers)] if todo else []
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if bar:
+        bar.close()
+    if failures:
+        raise failures[0]
+    if jobs:
+        write_gradebook(course, db_url(course), jobs)
+        for job in jobs:
+            write_feedback(course, job)
+        if export:
+            subprocess.run([str(Path(sys.executable).parent / "nbgrader"), "export", "--log-level=ERROR"], cwd=course, check=True,
+                           env={**os.environ, "MHSA_DB_URL": db_url(course)})
+    return jobs, refused
+
+
+def summary(jobs: list[Job], refused: list) -> str:
+    lines = [f"{'learner':<12} {'assignment':<22} {'points':>9}  note"]
+    for job in sorted(jobs, key=lambda j: (j.student, j.assignment.name)):
+        flags = sum(bool(v.flag) for v in job.verdicts)
+        note = job.reason or (f"{flags} cell(s) flagged" if flags else "")
+        note += " (kept from an earlier run)" if job.cached else ""
+        lines.append(f"{job.student:<12} {job.assignment.name:<22} {job.earned:>4g} / {job.assignment.plan.total:<3g} {note}")
+    for student, name, reason in refused:
+        lines.append(f"{student:<12} {name:<22} {'not graded':>9}  {reason}")
+    graded = len(jobs)
+    lines.append(f"graded: {graded} notebook(s); could not be graded: {len(refused)}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Grade the class: sandboxed, parallel, judged outside the notebooks.")
+    parser.add_argument("--assignment", help="only this assignment (default: every one with submissions)")
+    parser.add_argument("--workers", type=int, help="parallel notebooks (default: one per core)")
+    parser.add_argument("--unsandboxed", action="store_true",
+                        help="run learner code without bubblewrap, with your own permissions (not recommended)")
+    parser.add_argument("--course", type=Path, default=Path.cwd())
+    args = parser.parse_args(argv)
+    try:
+        start = time.monotonic()
+        jobs, refused = run(args.course.resolve(), assignment=args.assignment, workers=args.workers,
+                            sandboxed=not args.unsandboxed)
+    except SandboxUnavailable as e:
+        print(f"make grade: {e}", file=sys.stderr)
+        return 2
+    print(summary(jobs, refused))
+    print(f"feedback: feedback/   grades: grades.csv   gradebook: {db_url(args.course.resolve())}   "
+          f"({time.monotonic() - start:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""The sandbox around the workers: bubblewrap, no network, a read-only view of what grading needs.
+
+Inside: the Python installation, the course's virtual environment and `mhsa_ref` (read-only), a
+private /tmp (the one writable place, of limited size), its own process and network namespaces
+(no network at all, not even the host's loopback), no other file of the course: not
+`solutions/`, not the gradebook, not `submitted/` (a notebook arrives through a pipe, one at a
+time). As root, the worker also gives up root for `nobody`, so limits on processes apply.
+
+Where bubblewrap is missing, grading refuses to start unless the instructor passes
+`allow_unsandboxed=True` (`make grade UNSANDBOXED=1`), and says so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import mhsa_ref
+
+BWRAP = shutil.which("bwrap") or "/usr/bin/bwrap"
+SETPRIV = shutil.which("setpriv") or "/usr/bin/setpriv"
+
+
+class SandboxUnavailable(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per notebook: CPU seconds, memory, processes, a cell's and the notebook's wall time, output."""
+
+    cpu_s: int = 300
+    memory_mb: int = 4096
+    processes: int = 64
+    file_mb: int = 64
+    cell_s: int = 120
+    notebook_s: int = 600
+    output_mb: int = 256
+    tmp_mb: int = 512
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def _read_only_paths() -> list[str]:
+    package = Path(mhsa_ref.__file__).resolve().parent
+    paths = {"/usr", "/etc", sys.base_prefix, sys.prefix, sysconfig.get_paths()["purelib"], str(package),
+             os.path.realpath(sys.executable)}
+    for top in ("/bin", "/sbin", "/lib", "/lib64", "/lib32"):
+        if os.path.exists(top):
+            paths.add(top)
+    return sorted(p for p in paths if os.path.exists(p))
+
+
+def command(limits: Limits, *, sandboxed: bool = True) -> list[str]:
+    """The command that starts one worker, inside bubblewrap unless told otherwise."""
+    python = [sys.executable, "-I", "-m", "mhsa_ref.grading.worker"]
+    if not sandboxed:
+        return python
+    if not os.path.exists(BWRAP):
+        raise SandboxUnavailable(
+            "bubblewrap (bwrap) is not installed, so notebooks cannot be graded in a sandbox. Install it "
+            "(Debian: apt-get install bubblewrap; `make system-packages` does it), or grade without a sandbox "
+            "at your own risk with UNSANDBOXED=1 (learner code then runs with your permissions).")
+    args = [BWRAP, "--die-with-parent", "--new-session", "--unshare-net", "--unshare-pid", "--unshare-ipc",
+            "--unshare-uts", "--unshare-cgroup-try", "--hostname", "grader", "--clearenv",
+            "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp", "--setenv", "MPLBACKEND", "Agg",
+            "--setenv", "MPLCONFIGDIR", "/tmp", "--setenv", "OMP_NUM_THREADS", "1",
+            "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
+            "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(limits.tmp_mb * 2**20),
+            "--tmpfs", "/tmp", "--chdir", "/tmp"]
+    paths = _read_only_paths()
+    # the folders above each bound path, traversable by the worker (bwrap would make them 0700)
+    ancestors = sorted({str(parent) for p in paths for parent in Path(p).parents if str(parent) not in ("/", "/tmp")}
+                       - set(paths), key=lambda a: a.count("/"))
+    for folder in ancestors:
+        args += ["--perms", "0755", "--dir", folder]
+    for path in paths:
+        args += ["--ro-bind", path, path]
+    if os.geteuid() == 0:  # give up root inside: limits on processes do not apply to root
+        args += ["--", SETPRIV, "--reuid=65534", "--regid=65534", "--clear-groups", "--no-new-privs",
+                 "--inh-caps=-all", "--bounding-set=-all"]
+    else:
+        args += ["--unshare-user", "--cap-drop", "ALL", "--"]
+    return args + python
+
+
+class Worker:
+    """One sandboxed worker process, fed one notebook at a time."""
+
+    def __init__(self, limits: Limits, *, sandboxed: bool = True) -> None:
+        self.limits = limits
+        self.process = subprocess.Popen(command(limits, sandboxed=sandboxed), stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
+        first = self.process.stdout.readline()
+        if json.loads(first or "{}").get("ready") is not True:
+            self.close()
+            raise SandboxUnavailable(f"the grading worker did not start in its sandbox (it said {first[:200]!r})")
+
+    def run(self, job: dict) -> Iterator[dict]:
+        """Send one notebook; yield the worker's messages about it, ending with the one marked done."""
+        self.process.stdin.write(json.dumps({**job, "limits": self.limits.as_dict()}) + "\n")
+        self.process.stdin.flush()
+        for line in self.process.stdout:
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(message, dict) or message.get("job") != job["job"]:
+                continue
+            yield message
+            if message.get("done"):
+                return
+        yield {"job": job["job"], "done": True, "status": None, "reason": "the grading worker itself stopped"}
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=30)

@@ -1,0 +1,260 @@
+"""The sandboxed worker: runs learners' notebooks and records their answers; decides nothing.
+
+Started once per core inside the sandbox (`sandbox.py`), it imports torch and the checks once,
+then forks one child per notebook, so no notebook pays for a kernel start or `import torch`. The
+child sets hard limits (CPU time, memory, processes, file size), runs the notebook's cells in an
+IPython shell in the order of the instructor's notebook, and for each graded cell records the
+checks' calls to the learner's code (`judge.record`). The parent relays the child's lines, stops a
+cell that runs too long, and after each notebook kills whatever the notebook left running.
+
+Protocol, one JSON object per line. In (stdin): {"job", "notebook" (text), "module", "steps",
+"limits"}. Out (stdout): {"job", "cell": i} when a step starts; {"job", "record": grade_id,
+"data": ...}; {"job", "note": text}; finally {"job", "done": true, "status", "reason"}.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import resource
+import select
+import shutil
+import signal
+import sys
+import time
+
+WORKER_DIR = "/tmp/mhsa-worker"
+
+
+def _preload() -> None:
+    """What every notebook would import: done once, before any fork."""
+    import IPython.core.interactiveshell  # noqa: F401
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import nbformat  # noqa: F401
+    import torch  # noqa: F401
+
+    from mhsa_ref.checks import (attention, concat_and_output, cost_and_gpu, elmo, one_hot,  # noqa: F401
+                                 self_attention, split_heads, word2vec)
+    from mhsa_ref.grading import judge  # noqa: F401
+
+
+def _not_dumpable() -> None:
+    """Same-uid processes (a notebook) may not ptrace or read the memory of this one."""
+    try:
+        ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
+    except (OSError, AttributeError):
+        pass
+
+
+def _emit(out, obj: dict) -> None:
+    out.write(json.dumps(obj, separators=(",", ":")) + "\n")
+    out.flush()
+
+
+def _limits(limits: dict) -> None:
+    mb = 2**20
+    for name, value in (("RLIMIT_CPU", limits["cpu_s"]), ("RLIMIT_DATA", limits["memory_mb"] * mb),
+                        ("RLIMIT_NPROC", limits["processes"]), ("RLIMIT_FSIZE", limits["file_mb"] * mb),
+                        ("RLIMIT_CORE", 0)):
+        resource.setrlimit(getattr(resource, name), (value, value))
+
+
+def _child(job: dict, out) -> None:
+    """Run one notebook; never returns."""
+    status = 0
+    try:
+        _limits(job["limits"])
+        scratch = os.path.join(WORKER_DIR, "scratch")
+        os.makedirs(scratch, exist_ok=True)
+        os.chdir(scratch)
+        import nbformat
+        from IPython.core.interactiveshell import InteractiveShell
+
+        from mhsa_ref.grading import judge
+
+        plan = judge.Plan(job["module"], tuple(judge.Cell(s["grade_id"], s["points"], tuple(map(tuple, s["checks"])))
+                                                for s in job["steps"] if s["kind"] == "test"))
+        tests = {c.grade_id: c for c in plan.cells}
+        shell = InteractiveShell.instance()
+        try:
+            learner = nbformat.reads(job["notebook"], as_version=4)
+        except Exception as e:  # malformed JSON or not a notebook: nothing of it runs
+            _emit(out, {"job": job["job"], "note": f"the notebook could not be read: {type(e).__name__}: {e}"[:500]})
+            os._exit(3)
+        known = {s["grade_id"] for s in job["steps"] if s.get("grade_id")}
+        graded = {s["grade_id"]: s["kind"] for s in job["steps"] if s["kind"] in ("solution", "test")}
+        free = set(job.get("free_cells", ()))
+        # The learner's code cells in order: markers for their solution and test cells (first copy of each
+        # grade_id), and every other cell they wrote or kept (helpers, cells whose metadata was stripped),
+        # which runs in its place. Locked and test cells run as the instructor wrote them, never the copy.
+        order: list[tuple[str, str]] = []
+        sources: dict[str, str] = {}
+        for cell in learner.cells:
+            if cell.get("cell_type") != "code":
+                continue
+            grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            if grade_id in graded:
+                if (graded[grade_id], grade_id) not in order:
+                    order.append((graded[grade_id], grade_id))
+                    if graded[grade_id] == "solution":
+                        sources[grade_id] = cell.get("source", "")
+            elif grade_id in known or cell.get("id") in free:
+                continue
+            else:
+                order.append(("extra", cell.get("source", "")))
+        position = 0  # the next entry of `order` not yet reached
+
+        def run(source: str, label: str) -> None:
+            result = shell.run_cell(source, store_history=False, silent=True)
+            error = result.error_before_exec or result.error_in_exec
+            if error is not None:
+                _emit(out, {"job": job["job"], "note": f"cell {label} raised {type(error).__name__}: {error}"[:500]})
+
+        def reach(target: tuple[str, str]) -> bool:
+            """Run the learner's own cells up to `target` (or, if it is gone, up to the next graded cell)."""
+            nonlocal position
+            found = target in order[position:]
+            while position < len(order):
+                kind, payload = order[position]
+                if (kind, payload) == target or (not found and kind != "extra"):
+                    break
+                position += 1
+                if kind == "extra":
+                    run(payload, f"#{position}")
+            if found:
+                position += 1
+            return found
+
+        for i, step in enumerate(job["steps"]):
+            _emit(out, {"job": job["job"], "cell": i})
+            if step["kind"] == "locked":
+                run(step["source"], "setup")
+            elif step["kind"] == "solution":
+                if reach(("solution", step["grade_id"])):
+                    run(sources[step["grade_id"]], step["grade_id"])
+            else:
+                reach(("test", step["grade_id"]))
+                cell = tests[step["grade_id"]]
+                data = judge.record(plan, shell.user_ns, cell)
+                _emit(out, {"job": job["job"], "record": cell.grade_id, "data": data})
+        _emit(out, {"job": job["job"], "finished": True})
+    except SystemExit as e:
+        _emit(out, {"job": job["job"], "note": f"the notebook called sys.exit({e.code})"[:200]})
+        status = 4
+    except BaseException as e:  # noqa: BLE001 - reported, then the child ends
+        try:
+            _emit(out, {"job": job["job"], "note": f"{type(e).__name__}: {e}"[:500]})
+        except BaseException:  # noqa: BLE001
+            pass
+        status = 5
+    finally:
+        try:
+            out.flush()
+        finally:
+            os._exit(status)
+
+
+def _kill_leftovers() -> None:
+    """Kill every process of this sandbox but the worker (and bwrap's init): nothing outlives its notebook."""
+    me = os.getpid()
+    for _ in range(3):
+        others = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (me, 1)]
+        if not others:
+            return
+        for pid in others:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.05)
+        for pid in others:
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+
+
+def _run(job: dict) -> None:
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_fd)
+        os.setsid()
+        sys.stdin.close()
+        _child(job, os.fdopen(write_fd, "w"))
+    os.close(write_fd)
+    reader = os.fdopen(read_fd, "r")
+    limits, started = job["limits"], time.monotonic()
+    cell_started, reason, status, finished = started, "", None, False
+    budget = limits["output_mb"] * 2**20
+    buffer = ""
+    while True:
+        now = time.monotonic()
+        if now - cell_started > limits["cell_s"]:
+            reason = f"a cell ran longer than {limits['cell_s']} s (an infinite loop?) and was stopped"
+        elif now - started > limits["notebook_s"]:
+            reason = f"the notebook ran longer than {limits['notebook_s']} s and was stopped"
+        if reason:
+            os.killpg(pid, signal.SIGKILL)
+            break
+        ready, _, _ = select.select([reader], [], [], 0.2)
+        if not ready:
+            continue
+        chunk = os.read(read_fd, 1 << 16).decode(errors="replace")
+        if not chunk:
+            break
+        budget -= len(chunk)
+        if budget < 0:
+            reason = "the notebook wrote more output than the grader accepts and was stopped"
+            os.killpg(pid, signal.SIGKILL)
+            break
+        buffer += chunk
+        *lines, buffer = buffer.split("\n")
+        for line in lines:
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(message, dict) and message.get("job") == job["job"]:
+                if "cell" in message:
+                    cell_started = time.monotonic()
+                if message.get("finished"):
+                    finished = True
+                    continue
+                sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+    _, raw = os.waitpid(pid, 0)
+    if status is None:
+        status = os.waitstatus_to_exitcode(raw)
+    if not reason and status < 0:
+        signal_name = signal.Signals(-status).name
+        reason = {"SIGXCPU": "the notebook used up its CPU time", "SIGKILL": "the notebook was killed (out of memory?)",
+                  "SIGSEGV": "the notebook's process crashed (SIGSEGV)"}.get(signal_name,
+                                                                           f"the notebook's process crashed ({signal_name})")
+    elif not reason and (status != 0 or not finished):
+        reason = {3: "the notebook could not be read", 4: "the notebook called sys.exit"}.get(
+            status, f"the notebook's process ended early, with status {status} (os._exit, a crash or memory "
+                    f"exhaustion)")
+    reader.close()
+    _kill_leftovers()
+    shutil.rmtree(os.path.join(WORKER_DIR, "scratch"), ignore_errors=True)
+    sys.stdout.write(json.dumps({"job": job["job"], "done": True, "status": status, "reason": reason}) + "\n")
+    sys.stdout.flush()
+
+
+def main() -> None:
+    _not_dumpable()
+    _preload()
+    os.makedirs(WORKER_DIR, exist_ok=True)
+    sys.stdout.write(json.dumps({"ready": True}) + "\n")
+    sys.stdout.flush()
+    for line in sys.stdin:
+        if line.strip():
+            _run(json.loads(line))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,298 @@
+"""`make grade` under attack: sandboxed, fail-closed grading of a class that includes hostile notebooks.
+
+One class is graded once: ada (correct) and ben (typical mistakes) as controls, and one learner
+per attack. An attack that could reach what it must not (the solutions, the gradebook, the host's
+network, more memory or processes than allowed) would *define correct answers* and earn points;
+so "no undeserved points" is the proof that it could not. Every other learner keeps their grade.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import demo_builder
+from conftest import ROOT, tool_env
+from mhsa_ref.grading import run as grading
+from mhsa_ref.grading import sandbox
+
+pytestmark = pytest.mark.slow
+A = "04_attention"
+FULL, BEN = 13.0, 5.0
+LIMITS = sandbox.Limits(cell_s=20, notebook_s=90, memory_mb=3072, processes=48)
+
+
+def learner_copy(who: str) -> nbformat.NotebookNode:
+    return nbformat.read(demo_builder.path_of(who, A), as_version=4)
+
+
+def with_cell(nb: nbformat.NotebookNode, source: str, *, before: str = "softmax") -> nbformat.NotebookNode:
+    """`nb` with a new code cell (no nbgrader metadata, as a learner adds one) before the solution cell `before`."""
+    nb = copy.deepcopy(nb)
+    index = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == before)
+    nb.cells.insert(index, nbformat.v4.new_code_cell(source))
+    return nb
+
+
+def with_solution(nb: nbformat.NotebookNode, grade_id: str, source: str) -> nbformat.NotebookNode:
+    nb = copy.deepcopy(nb)
+    next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id).source = source
+    return nb
+
+
+SOLUTIONS = ("softmax", "scaled_dot_product_attention")
+
+
+def solution_source(who: str, grade_id: str) -> str:
+    return next(c.source for c in learner_copy(who).cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def reward_if(condition: str, setup: str = "") -> nbformat.NotebookNode:
+    """ben's notebook, whose solution cells define ada's right answers instead, if `condition` holds there.
+
+    `condition` is what the attack tries (read a file, open a socket, ...), evaluated in the learner's process.
+    """
+    nb = learner_copy("ben")
+    for grade_id in SOLUTIONS:
+        indent = lambda src: "\n".join("    " + line for line in src.splitlines())  # noqa: E731
+        source = (f"import os, sys, socket, time, torch, math\n{setup}\ntry:\n    _got = bool({condition})\n"
+                  f"except BaseException:\n    _got = False\nif _got:\n{indent(solution_source('ada', grade_id))}\n"
+                  f"else:\n{indent(solution_source('ben', grade_id))}")
+        nb = with_solution(nb, grade_id, source)
+    return nb
+
+
+FORK_200 = """def _fork_200():
+    for _ in range(200):
+        if os.fork() == 0:
+            time.sleep(60)
+            os._exit(0)
+    return True"""
+
+
+def attacks(course: Path, port: int) -> dict[str, object]:
+    ben = learner_copy("ben")
+    untouched = nbformat.read(ROOT / "exercises" / A / f"{A}.ipynb", as_version=4)
+    last = lambda nb, src: with_cell(nb, src, before="scaled_dot_product_attention")  # noqa: E731
+    return {
+        # the control for every `reward_if` attack: when its condition holds, the cheat does earn the points
+        "reward_control": reward_if("1 + 1 == 2"),
+        # the learner's process decides nothing: tricks that fooled stock nbgrader earn nothing here
+        "transformer": last(ben, "ip = get_ipython()\nip.input_transformers_post.append(lambda lines: ['pass\\n'])"),
+        "monkeypatch": last(ben, "import mhsa_ref.checks._core as core\ncore.expect_close = lambda *a, **k: None\n"
+                                 "core.CheckFailure = type('Never', (Exception,), {})\nimport builtins\n"
+                                 "builtins.AssertionError = type('Never', (Exception,), {})"),
+        # no file of the course is visible
+        "reads_solutions": reward_if(f"open({str(ROOT / 'solutions' / A / (A + '.ipynb'))!r}).read()"),
+        "writes_gradebook": reward_if(f"open({str(course / 'gradebook.db')!r}, 'ab')"),
+        "reads_other_learner": reward_if(f"open({str(course / 'submitted' / 'ada' / A / (A + '.ipynb'))!r}).read()"),
+        "detached_writer": last(ben, "import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(3)\n"
+                                     f"    open({str(course / 'gradebook.db')!r}, 'wb').write(b'gone')\n    os._exit(0)"),
+        # no network, not even the host's loopback
+        "network": reward_if(f"socket.create_connection(('127.0.0.1', {port}), timeout=3)"),
+        # limits
+        "memory": reward_if("torch.ones(6 * 2**30, dtype=torch.uint8).sum() > 0"),
+        "fork_bomb": reward_if("_fork_200()", FORK_200),
+        "infinite_loop": with_solution(ben, "scaled_dot_product_attention", "while True:\n    pass"),
+        # robustness: each ends only this notebook's grading, with a reason
+        "sys_exit": last(learner_copy("ada"), "import sys\nsys.exit(3)"),
+        "os_exit": last(learner_copy("ada"), "import os\nos._exit(0)"),
+        "segfault": last(learner_copy("ada"), "import ctypes\nctypes.string_at(0)"),
+        "malformed": b'{"cells": [ this is not json',
+        "duplicated_tests": _duplicated(learner_copy("ada")),
+        "edited_tests": _edited_tests(ben),
+        "stripped_metadata": _stripped(learner_copy("ada")),
+        "deleted_tests": _deleted_tests(learner_copy("ada")),
+        "untouched": untouched,
+    }
+
+
+def _duplicated(nb):
+    nb = copy.deepcopy(nb)
+    test = copy.deepcopy(next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")))
+    test.id = "a-second-copy"  # same grade_id: the case that aborts stock nbgrader for the whole class
+    nb.cells.insert(0, test)
+    return nb
+
+
+def _edited_tests(nb):
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade"):
+            cell.source = "pass  # nothing to check here"
+    return nb
+
+
+def _stripped(nb):
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        cell.metadata = {}
+    return nb
+
+
+def _deleted_tests(nb):
+    nb = copy.deepcopy(nb)
+    nb.cells = [c for c in nb.cells if not c.metadata.get("nbgrader", {}).get("grade")]
+    return nb
+
+
+EXPECTED = {  # points, and a phrase of the reason or note (or None)
+    # the transformer blanks the learner's own later cells too: they lose a point, they gain none
+    "ada": (FULL, None), "ben": (BEN, None), "reward_control": (FULL, None), "transformer": (None, None),
+    "monkeypatch": (BEN, None),
+    "reads_solutions": (BEN, None), "writes_gradebook": (BEN, None), "reads_other_learner": (BEN, None),
+    "detached_writer": (BEN, None), "network": (BEN, None), "memory": (BEN, None), "fork_bomb": (BEN, None),
+    "infinite_loop": (None, "ran longer than"), "sys_exit": (FULL, "raised SystemExit"),
+    "os_exit": (None, "ended early"), "segfault": (None, "crashed"), "malformed": (0.0, "could not be read"),
+    "duplicated_tests": (FULL, None), "edited_tests": (BEN, None), "stripped_metadata": (FULL, None),
+    "deleted_tests": (FULL, None), "untouched": (0.0, None),
+}
+
+
+BASED_ON_BEN = {"transformer", "monkeypatch", "reads_solutions", "writes_gradebook", "reads_other_learner",
+                "detached_writer", "network", "memory", "fork_bomb", "infinite_loop", "edited_tests"}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    course = tmp_path_factory.mktemp("class")
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    shutil.copytree(ROOT / "solutions", course / "solutions")
+    shutil.copytree(ROOT / "exercises", course / "exercises")
+    subprocess.run(["nbgrader", "generate_assignment", A, "--force", "--log-level=ERROR"], cwd=course,
+                   env={**tool_env(), "MHSA_DB_URL": ""}, check=True, capture_output=True, timeout=300)
+    listener = socket.create_server(("127.0.0.1", 0))  # the host's loopback: unreachable from the sandbox
+    port = listener.getsockname()[1]
+    threading.Thread(target=lambda: [listener.accept() for _ in range(5)], daemon=True).start()
+    learners = {"ada": learner_copy("ada"), "ben": learner_copy("ben"), **attacks(course, port)}
+    for who, nb in learners.items():
+        folder = course / "submitted" / who / A
+        folder.mkdir(parents=True)
+        target = folder / f"{A}.ipynb"
+        target.write_bytes(nb) if isinstance(nb, bytes) else nbformat.write(nb, target)
+    os.environ.pop("MHSA_DB_URL", None)
+    start = time.monotonic()
+    jobs, refused = grading.run(course, workers=2, limits=LIMITS, progress=False)
+    seconds = time.monotonic() - start
+    time.sleep(4)  # the detached writer's sleep: it must have been killed with its notebook
+    listener.close()
+    return course, {j.student: j for j in jobs}, refused, seconds
+
+
+@pytest.mark.parametrize("who", sorted(EXPECTED))
+def test_every_attack_earns_nothing_undeserved_and_everyone_is_graded(graded, who):
+    course, jobs, refused, _ = graded
+    assert refused == []
+    job = jobs[who]
+    points, phrase = EXPECTED[who]
+    if points is not None:
+        assert job.earned == points, (job.reason, job.notes, [(v.grade_id, v.earned, v.message[:120]) for v in job.verdicts])
+    else:
+        assert job.earned <= (BEN if who in BASED_ON_BEN else FULL)
+    if phrase:
+        assert phrase in job.reason + " ".join(job.notes), (job.reason, job.notes)
+
+
+def test_partial_records_keep_the_cells_graded_before_the_stop(graded):
+    _, jobs, _, _ = graded
+    for who in ("os_exit", "segfault", "infinite_loop"):
+        earned = {v.grade_id: v.earned for v in jobs[who].verdicts}
+        assert earned["test_softmax_values"] == 2.0, who  # before the stop: kept
+        stopped = [v for v in jobs[who].verdicts if v.grade_id.startswith("test_sdpa")]
+        assert all(v.earned == 0 for v in stopped), who
+    assert all("stopped" in v.flag for v in jobs["os_exit"].verdicts if v.grade_id.startswith("test_sdpa"))
+
+
+def test_stripped_metadata_is_graded_by_the_instructors_cells(graded):
+    _, jobs, _, _ = graded
+    # without metadata no solution cell can be found by its id: the functions are defined by plain cells,
+    # which run too, so the checks still find them
+    assert jobs["stripped_metadata"].earned == FULL
+
+
+def test_the_gradebook_holds_every_grade_and_nothing_else_touched_it(graded):
+    course, jobs, _, _ = graded
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        scores = {s.student.id: s.score for s in gb.assignment_submissions(A)}
+    assert scores == {who: job.earned for who, job in jobs.items()}
+    rows = (course / "grades.csv").read_text().splitlines()
+    assert len(rows) == 1 + len(jobs)
+
+
+def test_feedback_teaches_without_leaking_hidden_tests(graded):
+    course, jobs, _, _ = graded
+    text = (course / "feedback" / "ben" / A / f"{A}.html").read_text()
+    assert "exp overflowed" in text and "divided by d_k" in text  # the judge's messages
+    for secret in ("BEGIN HIDDEN TESTS", "check.softmax_stability(", "clamp_min", "def _variant"):
+        assert secret not in text
+    assert "Grading stopped early" in (course / "feedback" / "infinite_loop" / A / f"{A}.html").read_text()
+
+
+def test_the_summary_says_who_was_graded_and_who_could_not_be(graded):
+    course, jobs, refused, _ = graded
+    text = grading.summary(list(jobs.values()), refused + [("zoe", A, "no 04_attention.ipynb in the submission")])
+    assert "ada" in text and "13 / 13" in text and "zoe" in text and "not graded" in text
+    assert "ran longer than" in text and "graded: 22 notebook(s); could not be graded: 1" in text
+
+
+def test_a_second_run_redoes_nothing_and_changes_nothing(graded):
+    course, jobs, _, _ = graded
+    before = {p: p.stat().st_mtime_ns for p in (course / "autograded").rglob(grading.VERDICTS)}
+    again, refused = grading.run(course, workers=2, limits=LIMITS, progress=False, export=False)
+    assert all(j.cached for j in again)
+    assert {j.student: j.earned for j in again} == {who: j.earned for who, j in jobs.items()}
+    assert {p: p.stat().st_mtime_ns for p in (course / "autograded").rglob(grading.VERDICTS)} == before
+
+
+def test_a_killed_run_resumes_and_loses_nothing(graded, tmp_path):
+    course, jobs, _, _ = graded
+    copy_ = tmp_path / "class"
+    shutil.copytree(course, copy_, ignore=shutil.ignore_patterns("autograded", "feedback", "grades.csv"))
+    (copy_ / "gradebook.db").unlink()
+    subprocess.run(["nbgrader", "generate_assignment", A, "--force", "--log-level=ERROR"], cwd=copy_, env=tool_env(),
+                   check=True, capture_output=True, timeout=300)
+    for who in [w for w in jobs if w not in ("ada", "ben", "transformer", "network")]:
+        shutil.rmtree(copy_ / "submitted" / who)
+    process = subprocess.Popen([sys.executable, "-m", "mhsa_ref.grading.run", "--course", str(copy_), "--workers", "1"],
+                               env=tool_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not list((copy_ / "autograded").rglob(grading.VERDICTS)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)  # midway: at least one notebook done, not all
+    process.wait()
+    kept = {p: p.read_text() for p in (copy_ / "autograded").rglob(grading.VERDICTS)}
+    assert 1 <= len(kept) < 4
+    resumed, _ = grading.run(copy_, workers=1, limits=LIMITS, progress=False)
+    assert sum(j.cached for j in resumed) == len(kept)  # only the missing ones were graded
+    assert {j.student: j.earned for j in resumed} == {w: jobs[w].earned for w in ("ada", "ben", "transformer", "network")}
+    assert all(p.read_text() == text for p, text in kept.items())
+
+
+def test_grading_refuses_to_run_unsandboxed_unless_asked(graded, monkeypatch):
+    monkeypatch.setattr(sandbox, "BWRAP", "/nonexistent/bwrap")
+    with pytest.raises(sandbox.SandboxUnavailable, match="apt-get install bubblewrap"):
+        sandbox.command(sandbox.Limits())
+    assert sandbox.command(sandbox.Limits(), sandboxed=False)[-1] == "mhsa_ref.grading.worker"
+
+
+def test_make_grade_prints_the_summary(graded):
+    course, _, _, _ = graded
+    result = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "mhsa_ref.grading.run", "--course",
+                             str(course), "--assignment", A], env=tool_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "ada" in result.stdout and "kept from an earlier run" in result.stdout and "grades.csv" in result.stdout
+    assert json.loads((course / "autograded" / "ada" / A / grading.VERDICTS).read_text())["verdicts"]
