@@ -56,6 +56,7 @@ class Job:
     reason: str = ""  # why the notebook could not be graded in full (still scored: missing cells are 0)
     notes: list[str] = field(default_factory=list)
     cached: bool = False
+    seconds: float = 0.0  # wall time of this notebook in its worker
 
     @property
     def earned(self) -> float:
@@ -164,6 +165,7 @@ def keep(course: Path, job: Job) -> None:
 
 
 def grade_one(worker: Worker, job: Job) -> None:
+    start = time.monotonic()
     records: dict = {}
     try:
         notebook = job.path.read_text(errors="replace")
@@ -179,6 +181,7 @@ def grade_one(worker: Worker, job: Job) -> None:
         elif message.get("done"):
             job.reason = job.reason or str(message.get("reason") or "")
     job.verdicts = J.judge(job.assignment.plan, records)
+    job.seconds = time.monotonic() - start
 
 
 def write_gradebook(course: Path, db_url: str, jobs: list[Job]) -> None:
