@@ -24,3 +24,18 @@ c.CourseDirectory.db_url = os.environ.get("MHSA_DB_URL") or "sqlite:///" + os.pa
 
 # A notebook that hangs is stopped rather than holding up the class.
 c.ExecutePreprocessor.timeout = 120
+
+# Grading: `nbgrader autograde` runs each submission in a sandboxed worker (bubblewrap) that only records
+# the learner's answers, and a judge outside it decides the points (mhsa_ref/grading). Its verdicts
+# become the test cells' outputs, which nbgrader scores as usual. generate_feedback shows them without
+# the hidden tests. MHSA_UNSANDBOXED=1 runs learner code unsandboxed, with your permissions.
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, GetGrades, IgnorePattern,  # noqa: E402
+                                    LimitOutput, SaveAutoGrades)
+
+from mhsa_ref.grading.nbgrader_plugin import HideTests, JudgedExecute  # noqa: E402
+
+c.Autograde.autograde_preprocessors = [JudgedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+                                       SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+c.GenerateFeedback.preprocessors = [GetGrades, HideTests, CSSHTMLHeaderPreprocessor]
+c.JudgedExecute.sandboxed = not os.environ.get("MHSA_UNSANDBOXED")

@@ -91,8 +91,7 @@ def attacks(course: Path, port: int) -> dict[str, object]:
         "reward_control": reward_if("1 + 1 == 2"),
         # the learner's process decides nothing: tricks that fooled stock nbgrader earn nothing here
         "transformer": last(ben, "ip = get_ipython()\nip.input_transformers_post.append(lambda lines: ['pass\\n'])"),
-        "monkeypatch": last(ben, "import mhsa_ref.checks._core as core\ncore.expect_close = lambda *a, **k: None\n"
-                                 "core.CheckFailure = type('Never', (Exception,), {})\nimport builtins\n"
+        "monkeypatch": last(ben, MONKEYPATCH + "\ncore.CheckFailure = type('Never', (Exception,), {})\nimport builtins\n"
                                  "builtins.AssertionError = type('Never', (Exception,), {})"),
         # no file of the course is visible
         "reads_solutions": reward_if(f"open({str(ROOT / 'solutions' / A / (A + '.ipynb'))!r}).read()"),
@@ -296,3 +295,52 @@ def test_make_grade_prints_the_summary(graded):
     assert result.returncode == 0, result.stderr
     assert "ada" in result.stdout and "kept from an earlier run" in result.stdout and "grades.csv" in result.stdout
     assert json.loads((course / "autograded" / "ada" / A / grading.VERDICTS).read_text())["verdicts"]
+
+
+# --- the same machinery in plain nbgrader commands ---------------------------------------------------------
+
+STOCK_CONFIG = """c = get_config()
+c.CourseDirectory.root = {root!r}
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "exercises"
+c.CourseDirectory.db_url = "sqlite:///{root}/gradebook.db"
+"""
+
+
+def _plain_course(root: Path, config: str | None) -> dict[str, float]:
+    root.mkdir()
+    shutil.copytree(ROOT / "solutions", root / "solutions")
+    shutil.copytree(ROOT / "exercises", root / "exercises")
+    if config is None:
+        shutil.copy(ROOT / "nbgrader_config.py", root)
+    else:
+        (root / "nbgrader_config.py").write_text(config.format(root=str(root)))
+    learners = {"ada": learner_copy("ada"), "ben": learner_copy("ben"),
+                "monkeypatch": with_cell(learner_copy("ben"), MONKEYPATCH, before="scaled_dot_product_attention")}
+    for who, nb in learners.items():
+        folder = root / "submitted" / who / A
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / f"{A}.ipynb")
+    env = {**tool_env(), "MHSA_DB_URL": ""}
+    for args in (["generate_assignment", A, "--force"], ["autograde", A], ["generate_feedback", A]):
+        subprocess.run(["nbgrader", *args, "--log-level=ERROR"], cwd=root, env=env, check=True, capture_output=True,
+                       timeout=600)
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        return {s.student.id: s.score for s in gb.assignment_submissions(A)}
+
+
+MONKEYPATCH = ("import mhsa_ref.checks._core as core\n"
+               "check.expect_close = core.expect_close = lambda *a, **k: None  # every comparison passes")
+
+
+def test_plain_nbgrader_autograde_uses_the_judge(tmp_path):
+    """With the repo's config, `nbgrader autograde` is fooled by nothing that fools it with a stock config."""
+    stock = _plain_course(tmp_path / "stock", STOCK_CONFIG)
+    assert stock["monkeypatch"] > BEN  # the attack works on stock nbgrader: the test below can fail
+    ours = _plain_course(tmp_path / "ours", None)
+    assert ours == {"ada": FULL, "ben": BEN, "monkeypatch": BEN}
+    feedback = (tmp_path / "ours" / "feedback" / "ben" / A / f"{A}.html").read_text()
+    assert "exp overflowed" in feedback and "BEGIN HIDDEN TESTS" not in feedback
+    assert "check.softmax_stability(" not in feedback  # a hidden check's call, shown by stock feedback
