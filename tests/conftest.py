@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 import torch
@@ -65,3 +72,37 @@ def made():
     result = subprocess.run(["make"], cwd=ROOT, env=tool_env(), capture_output=True, text=True, timeout=1800)
     assert result.returncode == 0, f"make failed:\n{result.stdout[-5000:]}\n{result.stderr[-5000:]}"
     return result
+
+
+def free_port() -> int:
+    """A free loopback port (closed again before the server takes it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_lab(folder: Path, token: str) -> Iterator[str]:
+    """`make lab` on `folder`, on loopback with `token`; yields its base URL once it answers."""
+    port = free_port()
+    args = f"--no-browser --ServerApp.ip=127.0.0.1 --ServerApp.port={port} --IdentityProvider.token={token}"
+    server = subprocess.Popen(["make", "--no-print-directory", "lab", f"LAB_DIR={folder}", f"LAB_ARGS={args}"],
+                              cwd=ROOT, env=tool_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(240):
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=5)
+                break
+            except OSError:
+                if server.poll() is not None:
+                    pytest.fail(f"make lab exited:\n{server.stdout.read().decode()}")
+                time.sleep(0.5)
+        else:
+            pytest.fail("JupyterLab did not answer within 120 s")
+        yield base
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)

@@ -15,21 +15,16 @@ from __future__ import annotations
 import functools
 import http.server
 import json
-import os
 import re
 import shutil
-import signal
-import subprocess
 import threading
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
 
 import demo_builder
-from conftest import ROOT, tool_env
+from conftest import ROOT, running_lab
 
 pytestmark = pytest.mark.slow
 
@@ -241,36 +236,8 @@ def lab(tmp_path_factory):
     folder = tmp_path_factory.mktemp("learner")
     shutil.copy(ROOT / "exercises" / "06_split_heads" / "06_split_heads.ipynb", folder / "untouched.ipynb")
     shutil.copy(demo_builder.path_of("ada", "05_self_attention"), folder / "filled.ipynb")
-    port = free_port()
-    args = f"--no-browser --ServerApp.ip=127.0.0.1 --ServerApp.port={port} --IdentityProvider.token={TOKEN}"
-    server = subprocess.Popen(["make", "--no-print-directory", "lab", f"LAB_DIR={folder}", f"LAB_ARGS={args}"],
-                              cwd=ROOT, env=tool_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(240):
-            try:
-                urllib.request.urlopen(f"{base}/api/status?token={TOKEN}", timeout=5)
-                break
-            except OSError:
-                if server.poll() is not None:
-                    pytest.fail(f"make lab exited:\n{server.stdout.read().decode()}")
-                time.sleep(0.5)
-        else:
-            pytest.fail("JupyterLab did not answer within 120 s")
+    with running_lab(folder, TOKEN) as base:
         yield base
-    finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def open_notebook(tab_factory, lab: str, name: str) -> Tab:

@@ -7,28 +7,17 @@ server handler the button calls, over HTTP on loopback with a token.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
-import socket
-import subprocess
-import time
 import urllib.parse
 import urllib.request
 
 import pytest
 
 import demo_builder
-from conftest import ROOT, tool_env
+from conftest import ROOT, running_lab
 
 pytestmark = pytest.mark.slow
 TOKEN = "course-test-token"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def request(url: str, data: dict | None = None) -> bytes:
@@ -43,28 +32,8 @@ def lab(tmp_path_factory):
     folder = tmp_path_factory.mktemp("lab")
     shutil.copy(ROOT / "exercises" / "04_attention" / "04_attention.ipynb", folder / "untouched.ipynb")
     shutil.copy(demo_builder.path_of("ada", "04_attention"), folder / "filled.ipynb")
-    port = free_port()
-    args = f"--no-browser --ServerApp.ip=127.0.0.1 --ServerApp.port={port} --IdentityProvider.token={TOKEN}"
-    server = subprocess.Popen(["make", "--no-print-directory", "lab", f"LAB_DIR={folder}", f"LAB_ARGS={args}"],
-                              cwd=ROOT, env=tool_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                request(f"{base}/api/status")
-                break
-            except OSError:
-                if server.poll() is not None:
-                    pytest.fail(f"make lab exited:\n{server.stdout.read().decode()}")
-                time.sleep(0.5)
-        else:
-            pytest.fail("JupyterLab did not answer within 60 s")
+    with running_lab(folder, TOKEN) as base:
         yield base
-    finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
 
 
 def validate(base: str, name: str) -> dict:

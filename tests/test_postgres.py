@@ -12,7 +12,6 @@ import csv
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -21,16 +20,10 @@ from pathlib import Path
 import pytest
 
 import demo_builder
-from conftest import ROOT, tool_env
+from conftest import ROOT, free_port, tool_env
 
 pytestmark = pytest.mark.slow
 ASSIGNMENT = "04_attention"  # quick to grade; ada 13/13, ben 5/13 (tests/test_pipeline.py)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _as_server_user(args: list[str]) -> list[str]:
@@ -53,7 +46,7 @@ def postgres():
         shutil.chown(sockets, "postgres")
     subprocess.run(_as_server_user([str(bin_dir / "initdb"), "-D", str(data), "-U", "grader", "-A", "trust",
                                     "--no-sync"]), check=True, capture_output=True, timeout=120)
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(_as_server_user([str(bin_dir / "postgres"), "-D", str(data), "-p", str(port),
                                                "-c", "listen_addresses=127.0.0.1", "-k", str(sockets),
                                                "-c", "fsync=off"]),

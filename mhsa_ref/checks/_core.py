@@ -73,6 +73,11 @@ def _is_reference_file(filename: str) -> bool:
             and not path.startswith(_GRADING_DIR + os.sep))
 
 
+def dtype_name(x: Tensor) -> str:
+    """"float32" for a float32 tensor: how messages name a dtype."""
+    return str(x.dtype).replace("torch.", "")
+
+
 def describe(x: object) -> str:
     if isinstance(x, Tensor):
         return f"shape {tuple(x.shape)} {str(x.dtype).replace('torch.', '')} on {x.device}"

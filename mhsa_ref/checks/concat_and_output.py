@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from mhsa_ref import _validate
-from mhsa_ref.checks._core import (CheckFailure, call, expect_close, expect_results, expect_tensor, on_cuda, passed,
+from mhsa_ref.checks._core import (dtype_name, CheckFailure, call, expect_close, expect_results, expect_tensor, on_cuda, passed,
                                    randn, random_mask, with_head_axis_hint)
 from mhsa_ref.checks.attention import ATTENTION_RULES
 from mhsa_ref.split_heads import split_heads
@@ -42,10 +42,6 @@ __all__ = [
 ]
 
 
-def _dtype_name(x: Tensor) -> str:
-    return str(x.dtype).replace("torch.", "")
-
-
 # ---------------------------------------------------------------------------------------------
 # merge_heads
 
@@ -64,7 +60,7 @@ def _merge_suspects(x: Tensor) -> dict[str, Callable[[], Tensor]]:
 
 
 def _expect_merge(merge_heads: Callable, x: Tensor) -> None:
-    context = f"for x {tuple(x.shape)} ({_dtype_name(x)}{', not contiguous' if not x.is_contiguous() else ''})"
+    context = f"for x {tuple(x.shape)} ({dtype_name(x)}{', not contiguous' if not x.is_contiguous() else ''})"
     got = call(merge_heads, x, name="merge_heads", rules=ATTENTION_RULES, context=context)
     want = ref.merge_heads(x)
     if want.device.type == "meta":
@@ -87,7 +83,7 @@ def merge_shapes_and_round_trip(merge_heads: Callable) -> None:
         _expect_merge(merge_heads, randn((2, 1, 5, 7), seed=711, dtype=dtype))
         x = randn((2, 5, 56), seed=712, dtype=dtype)
         _expect_merge(merge_heads, split_heads(x, 8))  # a non-contiguous view, as split_heads returns
-        context = f"for split_heads(x, 8) of x {tuple(x.shape)} ({_dtype_name(x)})"
+        context = f"for split_heads(x, 8) of x {tuple(x.shape)} ({dtype_name(x)})"
         got = call(merge_heads, split_heads(x, 8), name="merge_heads", rules=ATTENTION_RULES, context=context)
         expect_close(got, x, what="merge_heads(split_heads(x))", context=context + ": merging must undo the split")
     passed("merge_shapes_and_round_trip", "(2, 8, 5, 7), one head, non-contiguous input, and merge ∘ split = identity")
@@ -158,7 +154,7 @@ _NAN = ("a query whose keys are all masked gives NaN: softmax of a row of -inf i
 
 
 def _layer_context(x: Tensor, h: int, mask: Tensor | None) -> str:
-    return (f"for x {tuple(x.shape)} ({_dtype_name(x)}) on {x.device}, four ({x.size(-1)}, {x.size(-1)}) weights, "
+    return (f"for x {tuple(x.shape)} ({dtype_name(x)}) on {x.device}, four ({x.size(-1)}, {x.size(-1)}) weights, "
             f"num_heads={h}" + (f", mask {tuple(mask.shape)}" if mask is not None else ""))
 
 
@@ -297,7 +293,7 @@ def _expect_module(cls: Callable, x: Tensor, h: int, mask: Tensor | None, *, bia
         want_out, want_w = mha(x, x, x, attn_mask=None if mask is None else ~_torch_mask(mask, h),
                                need_weights=True, average_attn_weights=False)
     context = (f"for MultiHeadSelfAttention({d_model}, {h}, bias={bias}) given nn.MultiheadAttention's weights, x "
-               f"{tuple(x.shape)} ({_dtype_name(x)})" + (f", mask {tuple(mask.shape)}" if mask is not None else ""))
+               f"{tuple(x.shape)} ({dtype_name(x)})" + (f", mask {tuple(mask.shape)}" if mask is not None else ""))
     try:
         with torch.no_grad():
             got = call(module, x, mask, name="MultiHeadSelfAttention.forward", rules=ATTENTION_RULES, context=context)

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from mhsa_ref import _validate
-from mhsa_ref.checks._core import (CheckFailure, GraderError, call, expect_close, expect_tensor, invoke, on_cuda,
+from mhsa_ref.checks._core import (dtype_name, CheckFailure, GraderError, call, expect_close, expect_tensor, invoke, on_cuda,
                                    passed, randn, random_mask, with_head_axis_hint)
 from mhsa_ref.checks.attention import ATTENTION_RULES
 
@@ -34,10 +34,6 @@ __all__ = [
     "weights_masks",
     "weights_devices",
 ]
-
-
-def _dtype_name(x: Tensor) -> str:
-    return str(x.dtype).replace("torch.", "")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -63,7 +59,7 @@ def _split_suspects(x: Tensor, h: int) -> dict[str, Callable[[], Tensor]]:
 
 
 def _expect_split(split_heads: Callable, x: Tensor, h: int) -> None:
-    context = f"for x {tuple(x.shape)} ({_dtype_name(x)}) and num_heads={h}"
+    context = f"for x {tuple(x.shape)} ({dtype_name(x)}) and num_heads={h}"
     got = call(split_heads, x, h, name="split_heads", rules=ATTENTION_RULES, context=context)
     want = ref.split_heads(x, h)
     if want.device.type == "meta":
@@ -170,7 +166,7 @@ _NAN = ("a query whose keys are all masked gives NaN: softmax of a row of -inf i
 
 
 def _context(q: Tensor, h: int, mask: Tensor | None) -> str:
-    return (f"for q and k {tuple(q.shape)} ({_dtype_name(q)}) and num_heads={h}"
+    return (f"for q and k {tuple(q.shape)} ({dtype_name(q)}) and num_heads={h}"
             + (f", mask {tuple(mask.shape)}" if mask is not None else ""))
 
 
