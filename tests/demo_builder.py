@@ -17,6 +17,16 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_DIR = ROOT / "tests" / "demo_submissions"
 
+# ada's layer of exercise 07, which exercise 08 asks her to paste again
+ADA_LAYER = '''\
+def multi_head_self_attention(x, w_q, w_k, w_v, w_o, num_heads, mask=None):
+    """x (B, T, d_model), four (d_model, d_model) weights -> out (B, T, d_model), weights (B, h, T, T)."""
+    q = split_heads(x @ w_q, num_heads)
+    k = split_heads(x @ w_k, num_heads)
+    v = split_heads(x @ w_v, num_heads)
+    z, weights = scaled_dot_product_attention(q, k, v, head_mask(mask))
+    return merge_heads(z) @ w_o, weights'''
+
 # learner -> assignment -> solution cell grade_id -> the code the learner wrote
 ANSWERS: dict[str, dict[str, dict[str, str]]] = {
     "ada": {
@@ -148,14 +158,7 @@ def multi_head_attention_weights(q, k, num_heads, mask=None):
 def merge_heads(x):
     """x (B, h, T, d_k) -> (B, T, h·d_k): each token's heads side by side, head 0 first."""
     return torch.cat(x.unbind(1), dim=-1)''',
-            "multi_head_self_attention": '''\
-def multi_head_self_attention(x, w_q, w_k, w_v, w_o, num_heads, mask=None):
-    """x (B, T, d_model), four (d_model, d_model) weights -> out (B, T, d_model), weights (B, h, T, T)."""
-    q = split_heads(x @ w_q, num_heads)
-    k = split_heads(x @ w_k, num_heads)
-    v = split_heads(x @ w_v, num_heads)
-    z, weights = scaled_dot_product_attention(q, k, v, head_mask(mask))
-    return merge_heads(z) @ w_o, weights''',
+            "multi_head_self_attention": ADA_LAYER,
             "MultiHeadSelfAttention": '''\
 class MultiHeadSelfAttention(nn.Module):
     """Multi-head self-attention: q_proj, k_proj, v_proj, out_proj = nn.Linear(d_model, d_model)."""
@@ -183,14 +186,7 @@ def attention_flops(batch, seq_len, d_model, num_heads):
 def attention_score_bytes(batch, seq_len, num_heads, dtype):
     """Bytes of one (B, h, T, T) score matrix in `dtype`."""
     return torch.empty(0, dtype=dtype).element_size() * batch * num_heads * seq_len**2''',
-            "multi_head_self_attention": '''\
-def multi_head_self_attention(x, w_q, w_k, w_v, w_o, num_heads, mask=None):
-    """x (B, T, d_model), four (d_model, d_model) weights -> out (B, T, d_model), weights (B, h, T, T)."""
-    q = split_heads(x @ w_q, num_heads)
-    k = split_heads(x @ w_k, num_heads)
-    v = split_heads(x @ w_v, num_heads)
-    z, weights = scaled_dot_product_attention(q, k, v, head_mask(mask))
-    return merge_heads(z) @ w_o, weights''',
+            "multi_head_self_attention": ADA_LAYER,
         },
     },
     "ben": {

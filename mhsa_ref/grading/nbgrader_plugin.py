@@ -50,17 +50,9 @@ class JudgedExecute(NbGraderPreprocessor):
             if cell.metadata.get("nbgrader", {}).get("grade_id") in tests:
                 cell.source = ""
         worker = Worker(Limits(), sandboxed=self.sandboxed)
-        records, reason, notes = {}, "", []
         try:
-            for message in worker.run({"job": f"{info['student']}/{name}", "notebook": nbformat.writes(sent),
-                                       "module": assignment.plan.module, "steps": assignment.steps,
-                                       "free_cells": assignment.free_cells}):
-                if "record" in message:
-                    records.setdefault(str(message["record"]), message.get("data"))
-                elif "note" in message:
-                    notes.append(str(message["note"])[:500])
-                elif message.get("done"):
-                    reason = str(message.get("reason") or "")
+            records, notes, reason = grading.run_notebook(worker, f"{info['student']}/{name}",
+                                                          nbformat.writes(sent), assignment)
         finally:
             worker.close()
         verdicts = {v.grade_id: v for v in J.judge(assignment.plan, records)}

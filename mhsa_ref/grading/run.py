@@ -164,22 +164,31 @@ def keep(course: Path, job: Job) -> None:
     os.replace(tmp, path)  # atomic: a kill leaves the old file or the new one, never half of one
 
 
+def run_notebook(worker: Worker, job_id: str, notebook: str, assignment: Assignment) -> tuple[dict, list[str], str]:
+    """One notebook through a worker: its records (grade_id -> record), the worker's notes, why it stopped early."""
+    records: dict = {}
+    notes: list[str] = []
+    reason = ""
+    for message in worker.run({"job": job_id, "notebook": notebook, "module": assignment.plan.module,
+                               "steps": assignment.steps, "free_cells": assignment.free_cells}):
+        if "record" in message:
+            records.setdefault(str(message["record"]), message.get("data"))  # a repeated cell counts once
+        elif "note" in message:
+            notes.append(str(message["note"])[:500])
+        elif message.get("done"):
+            reason = str(message.get("reason") or "")
+    return records, notes, reason
+
+
 def grade_one(worker: Worker, job: Job) -> None:
     start = time.monotonic()
-    records: dict = {}
     try:
         notebook = job.path.read_text(errors="replace")
     except OSError as e:
         notebook, job.reason = "", f"the notebook could not be read: {e}"
-    for message in worker.run({"job": f"{job.student}/{job.assignment.name}", "notebook": notebook,
-                               "module": job.assignment.plan.module, "steps": job.assignment.steps,
-                               "free_cells": job.assignment.free_cells}):
-        if "record" in message:
-            records.setdefault(str(message["record"]), message.get("data"))  # a repeated cell counts once
-        elif "note" in message:
-            job.notes.append(str(message["note"])[:500])
-        elif message.get("done"):
-            job.reason = job.reason or str(message.get("reason") or "")
+    records, notes, reason = run_notebook(worker, f"{job.student}/{job.assignment.name}", notebook, job.assignment)
+    job.notes += notes
+    job.reason = job.reason or reason
     job.verdicts = J.judge(job.assignment.plan, records)
     job.seconds = time.monotonic() - start
 

@@ -386,8 +386,7 @@ def _with_gradients(result: Any, inputs: list[Tensor], recorded: object) -> Any:
             if jac is not None and jac.shape != (values[r].numel(), t.numel()):
                 raise TraceError("a recorded gradient does not fit the grader's input")
             jacobians.append(None if jac is None else jac.to(t.device, t.dtype))
-        grad_inputs = [t for t in inputs]
-        replayed = _Replayed.apply(values[r].detach(), jacobians, *grad_inputs)
+        replayed = _Replayed.apply(values[r].detach(), jacobians, *inputs)
         values[r] = replayed.view(values[r].shape)
     if isinstance(result, Tensor):
         return values[0]
