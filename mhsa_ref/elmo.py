@@ -14,6 +14,8 @@ task the learned mix γ · Σ_j softmax(s)_j · h_j of the layers.
 
 from __future__ import annotations
 
+import copy
+import functools
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -236,3 +238,20 @@ def learn_scalar_mix(
             optimiser.step()
             accuracy.append(float((logits.argmax(-1) == labels).float().mean()))
     return torch.softmax(s.detach(), 0), gamma.detach(), accuracy
+
+
+@functools.lru_cache(maxsize=1)
+def _pretrained() -> ELMo:
+    from mhsa_ref import corpus
+
+    return train_elmo(corpus.sentences())
+
+
+def pretrained() -> ELMo:
+    """The course's biLM: `train_elmo` with its defaults on the shipped corpus.
+
+    Trained once per process, and a copy is returned, so a caller may change it freely. The
+    learner environment (`mhsa_ref.kit`) ships these trained weights instead of training them.
+    """
+    model = _pretrained()
+    return ELMo(dict(model.vocab), copy.deepcopy(model.model), list(model.losses))

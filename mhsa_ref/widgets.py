@@ -95,7 +95,8 @@ def explore_elmo(model: ELMo, background: Sequence[Sequence[str]], *,
 
 
 def attention_scene(model: Word2Vec, tokens: Sequence[str], *, d_k: int = 2, temperature: float = 1.0,
-                    causal: bool = False, attention: Callable = self_attention) -> tuple[Tensor, Tensor, Tensor]:
+                    causal: bool = False, attention: Callable = self_attention,
+                    mask_fn: Callable[[int], Tensor] = causal_mask) -> tuple[Tensor, Tensor, Tensor]:
     """Self-attention over the word2vec points of `tokens`: X (T, D), Z (T, D) and the weights (T, T).
 
     W^Q = W^K project onto the d_k main directions of the whole word2vec space, so a word's score
@@ -107,7 +108,7 @@ def attention_scene(model: Word2Vec, tokens: Sequence[str], *, d_k: int = 2, tem
     centred = model.vectors - model.vectors.mean(0)  # (V, D)
     directions = torch.linalg.svd(centred, full_matrices=False)[2][:d_k].T  # (D, d_k)
     w_k = directions * model.vectors.norm(dim=1).mean().reciprocal() * 4  # scores of order 1–10
-    mask = causal_mask(len(tokens)) if causal else None
+    mask = mask_fn(len(tokens)) if causal else None
     z, weights = attention(x, w_k / temperature, w_k, torch.eye(x.size(-1)), mask)
     return x[0], z[0], weights[0]  # (T, D), (T, D), (T, T)
 
@@ -200,8 +201,12 @@ def draw_scene(x: Tensor, z: Tensor, weights: Tensor, tokens: Sequence[str], tit
     return fig
 
 
-def explore_attention(model: Word2Vec, *, attention: Callable = self_attention, start: str = "I have a dream"):
-    """Type a sentence, choose d_k and a temperature, toggle the causal mask: watch the weights and Z move."""
+def explore_attention(model: Word2Vec, *, attention: Callable = self_attention,
+                      mask_fn: Callable[[int], Tensor] = causal_mask, start: str = "I have a dream"):
+    """Type a sentence, choose d_k and a temperature, toggle the causal mask: watch the weights and Z move.
+
+    attention and mask_fn: the self-attention and the causal mask to show (a learner passes their own).
+    """
     import ipywidgets as w
     import matplotlib.pyplot as plt
 
@@ -220,7 +225,7 @@ def explore_attention(model: Word2Vec, *, attention: Callable = self_attention, 
                 print("Type words of the corpus, e.g. 'I have a dream'.")
                 return
             x, z, weights = attention_scene(model, tokens, d_k=d_k.value, temperature=temperature.value,
-                                            causal=causal.value, attention=attention)
+                                            causal=causal.value, attention=attention, mask_fn=mask_fn)
             draw_scene(x, z, weights, tokens)
             plt.show()
             if unknown:

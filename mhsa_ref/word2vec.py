@@ -11,6 +11,7 @@ end up with similar vectors, so they become near points.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -20,7 +21,7 @@ from torch import Tensor, nn
 
 from mhsa_ref import _validate
 from mhsa_ref.backend import small_model_threads
-from mhsa_ref.one_hot import build_vocab, cosine_similarity, encode
+from mhsa_ref.one_hot import build_vocab, encode
 
 
 def skipgram_pairs(ids: Tensor, window: int) -> Tensor:
@@ -134,7 +135,8 @@ def nearest_neighbours(vectors: Tensor, vocab: dict[str, int], word: str, k: int
     """The k nearest words to `word` by cosine similarity, best first, as (word, cosine)."""
     if word not in vocab:
         raise KeyError(f"{word!r} is not in the vocabulary; try one of {list(vocab)[:8]} ...")
-    cos = cosine_similarity(vectors[vocab[word]], vectors)  # (V,)
+    # PyTorch's cosine, not chapter 01's: the learner environment leaves the course's answers out (mhsa_ref.kit)
+    cos = F.cosine_similarity(vectors[vocab[word]].unsqueeze(0), vectors, dim=-1)  # (V,)
     cos[vocab[word]] = -2.0  # never its own neighbour
     best = cos.topk(min(k, len(vocab) - 1))
     words = list(vocab)
@@ -164,6 +166,8 @@ def train_word2vec(
     subsample: float = 1e-3,
     seed: int = 0,
     loss_fn: Callable[[Tensor, Tensor, Tensor], Tensor] = sgns_loss,
+    pairs_fn: Callable[[Tensor, int], Tensor] = skipgram_pairs,
+    noise_fn: Callable[[Tensor, float], Tensor] = noise_distribution,
     tqdm_class: Callable | None = None,
 ) -> Word2Vec:
     """Train skip-gram with negative sampling on `sentences`, reproducibly.
@@ -171,8 +175,8 @@ def train_word2vec(
     Each epoch subsamples frequent words (the rule of `subsample_keep_probability`, threshold
     `subsample`; 0 turns it off), forms the pairs of every sentence with `skipgram_pairs`, shuffles
     them, and for each batch draws `negatives` noise words per pair from
-    `noise_distribution(counts, 0.75)`. Adam minimises `loss_fn` (the learner's `sgns_loss` can be
-    passed in). Everything random comes from `seed`: the sampling from a generator of its own, the
+    `noise_distribution(counts, 0.75)`. Adam minimises `loss_fn`. The learner's own `sgns_loss`,
+    `skipgram_pairs` and `noise_distribution` can be passed in as `loss_fn`, `pairs_fn` and `noise_fn`. Everything random comes from `seed`: the sampling from a generator of its own, the
     initial vectors from a forked RNG, so the caller's global RNG is left as it was.
 
     Args:
@@ -187,7 +191,7 @@ def train_word2vec(
     vocab = build_vocab(t for s in sentences for t in s)
     encoded = [encode(s, vocab) for s in sentences]
     counts = torch.bincount(torch.cat(encoded), minlength=len(vocab))  # (V,)
-    noise = noise_distribution(counts, 0.75)
+    noise = noise_fn(counts, 0.75)
     keep = subsample_keep_probability(counts, subsample) if subsample > 0 else torch.ones(len(vocab), dtype=torch.float64)
 
     with torch.random.fork_rng(devices=[]):  # seed the initialisation without touching the caller's RNG
@@ -198,7 +202,7 @@ def train_word2vec(
     with small_model_threads(), tqdm_class(total=epochs, desc="word2vec", unit="epoch") as bar:
         for _ in range(epochs):
             kept = [ids[torch.rand(len(ids), generator=g, dtype=torch.float64) < keep[ids]] for ids in encoded]
-            pairs = torch.cat([skipgram_pairs(ids, window) for ids in kept if len(ids) > 1])  # (P, 2)
+            pairs = torch.cat([pairs_fn(ids, window) for ids in kept if len(ids) > 1])  # (P, 2)
             pairs = pairs[torch.randperm(len(pairs), generator=g)]
             total = 0.0
             for batch in pairs.split(batch_size):
@@ -212,3 +216,20 @@ def train_word2vec(
             bar.set_postfix(loss=f"{losses[-1]:.3f}", pairs=len(pairs))
             bar.update(1)
     return Word2Vec(vocab, model.center.weight.detach().clone(), losses)
+
+
+@functools.lru_cache(maxsize=1)
+def _pretrained() -> Word2Vec:
+    from mhsa_ref import corpus
+
+    return train_word2vec(corpus.sentences())
+
+
+def pretrained() -> Word2Vec:
+    """The course's word2vec space: `train_word2vec` with its defaults on the shipped corpus.
+
+    Trained once per process, and a copy is returned, so a caller may change it freely. The
+    learner environment (`mhsa_ref.kit`) ships these trained vectors instead of training them.
+    """
+    model = _pretrained()
+    return Word2Vec(dict(model.vocab), model.vectors.clone(), list(model.losses))
