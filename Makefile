@@ -5,6 +5,8 @@
 #   make grade    grade submitted/ sandboxed and in parallel (ASSIGNMENT=name for one)
 #   make serve    serve the built site on http://127.0.0.1:8000/ (PORT=... to change)
 #   make lab      JupyterLab on exercises/ for learners, with nbgrader's extensions
+#   make learner-kit  the learner environment without the reference's answers, in _build/learner-kit/
+#                 (and _build/learner-kit.tar.gz to hand out); see the README
 #   make bench    the benchmarks of benchmarks/ (bench_layer.py writes benchmarks/results/ for chapter 08;
 #                 the tables go to benchmarks/RESULTS.md by hand)
 #   make clean    remove everything generated except .venv
@@ -33,7 +35,7 @@ RESULTS := $(wildcard benchmarks/results/*.json)
 CHAPTERS := $(wildcard chapters/*.md chapters/*.ipynb chapters/*.png chapters/*.svg)
 DEMO := $(shell find tests/demo_submissions -name '*.ipynb' 2>/dev/null)
 
-.PHONY: all install system-packages exercises book grade-demo grade where test serve lab bench clean
+.PHONY: all install system-packages exercises book grade-demo grade where test serve lab learner-kit bench clean
 
 all: book grade-demo where
 
@@ -130,6 +132,17 @@ LAB_DIR ?= exercises
 lab: $(STAMPS)/exercises
 	$(BIN)/jupyter lab --ServerApp.root_dir=$(LAB_DIR) $(if $(filter 0,$(shell id -u)),--allow-root) \
 	  --LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate $(LAB_ARGS)
+
+# The learner environment: exercises/, mhsa_ref with every learner function withheld (its visible
+# checks answered from stored expectations, its hidden checks and the grader left out), a
+# pyproject.toml and a README that says how to install it (python -m mhsa_ref.kit).
+KIT := _build/learner-kit
+learner-kit: $(KIT).tar.gz
+
+$(KIT).tar.gz: $(STAMPS)/exercises $(LIBRARY) $(SOLUTIONS) pyproject.toml constraints.txt
+	rm -rf $(KIT) $@
+	$(BIN)/python -m mhsa_ref.kit $(KIT)
+	tar -czf $@ -C _build learner-kit
 
 bench: $(INSTALLED)
 	$(BIN)/python benchmarks/bench_attention.py

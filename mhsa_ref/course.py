@@ -41,12 +41,14 @@ def report(root: Path) -> str:
         ("feedback", root / "feedback"),
         ("grades", root / "grades.csv"),
         ("gradebook", db),
+        ("learner kit", root / "_build" / "learner-kit.tar.gz"),
     ]
     lines.append("Where things are:")
     for name, path in where:
         mark = "" if path.exists() else "  (not built yet)"
         lines.append(f"  {name:<18} {os.path.relpath(path, Path.cwd())}{mark}")
-    lines.append("Next: `make test` runs the tests; `make lab` opens the exercises in JupyterLab.")
+    lines.append("Next: `make test` runs the tests; `make lab` opens the exercises in JupyterLab; "
+                 "`make learner-kit` builds what learners install.")
     return "\n".join(lines)
 
 

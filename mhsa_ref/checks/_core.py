@@ -35,6 +35,12 @@ TOLERANCE = {
 }
 
 
+# Set by mhsa_ref.kit while it stores the reference's answers for the learner environment: every
+# suspect is then formed even when the result is right, so that the reference calls a likely-cause
+# message needs are stored too.
+FORM_EVERY_SUSPECT = False
+
+
 class CheckFailure(AssertionError):
     """A check did not pass; the message says what was expected, what came, and the likely cause."""
 
@@ -336,6 +342,7 @@ def expect_close(
     nan_hint: the likely cause to give when `got` has NaN where `want` has none.
     tol: (atol, rtol) to use instead of the dtype's (see `low_precision_tolerance`).
     """
+    form_every_suspect(suspects)
     atol, rtol = tol if tol is not None else tolerance(want.dtype)
     loose_atol, loose_rtol = max(atol, 1e-4), max(rtol, 1e-4)
     if isinstance(got, Tensor) and got.shape != want.shape and got.device.type != "meta":
@@ -374,6 +381,17 @@ def low_precision_tolerance(reference_low: Tensor, exact: Tensor) -> tuple[float
     return max(atol, 2 * float(err.max())), rtol
 
 
+def form_every_suspect(suspects: Mapping[str, object]) -> None:
+    """While `FORM_EVERY_SUSPECT` is set (mhsa_ref.kit), compute every suspect once, whatever comes."""
+    if not FORM_EVERY_SUSPECT:
+        return
+    for make in suspects.values():
+        try:
+            make() if callable(make) else None
+        except Exception:  # noqa: BLE001 - as in _matching_suspect: a suspect that cannot be formed says nothing
+            pass
+
+
 def _matching_suspect(got: Tensor, suspects: Mapping[str, Callable[[], Tensor]], atol: float, rtol: float) -> str | None:
     """The first likely cause whose output equals `got` (shape included), or None."""
     for cause, make in suspects.items():
@@ -393,6 +411,7 @@ def expect_exact(got: object, want: Tensor, *, what: str, context: str,
     Suspects are compared first, shape included, because a known mistake often changes the shape
     too (a pair too many, a dimension lost), and its name teaches more than "wrong shape".
     """
+    form_every_suspect(suspects)
     if isinstance(got, Tensor) and _close(got, want, 0.0, 0.0):
         expect_tensor(got, want, what=what, context=context)  # right values: dtype and device still count
         return

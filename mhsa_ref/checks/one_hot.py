@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mhsa_ref.checks._core import (CheckFailure, Rules, call, expect_close, expect_exact, expect_tensor, on_cuda,
-                                   passed, randn)
+from mhsa_ref.checks._core import (CheckFailure, Rules, call, expect_close, expect_exact, expect_tensor,
+                                   form_every_suspect, on_cuda, passed, randn)
 
 __all__ = [
     "vocab_values",
@@ -66,6 +66,7 @@ def _expect_vocab(build_vocab: Callable, tokens: list[str]) -> None:
     if tokens != original:
         raise CheckFailure(f"build_vocab changed its input list {context}; build a new dict and leave tokens as they are.")
     want = ref.build_vocab(tokens)
+    form_every_suspect(_vocab_suspects(tokens))
     if not isinstance(got, dict):
         raise CheckFailure(f"build_vocab should return a dict word -> index {context}; got {type(got).__name__}.")
     if got == want:

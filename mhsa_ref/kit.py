@@ -1,0 +1,342 @@
+"""`python -m mhsa_ref.kit OUT`: the learner environment, the course without the reference's answers.
+
+OUT holds the learner notebooks (`exercises/`), a `mhsa_ref` package, a `pyproject.toml` that
+installs it with JupyterLab and nbgrader, and a README that says how. In that package:
+
+* every function a learner writes, and every other form of it (the fused and loop layers, the
+  reference's private helpers), is withheld: its body answers only the calls stored when the kit
+  was built, and raises `mhsa_ref.withheld.Withheld` for anything else;
+* the visible checks work unchanged, from those stored answers: the kit is built by running every
+  visible check of every exercise against the solutions, with every suspect formed, so the
+  reference's answer to each of their calls is stored, likely-cause messages included;
+* the hidden checks are withheld (they run when a notebook is graded), and so is the grader
+  (`mhsa_ref.grading`, except the JSON codec the stored answers use);
+* the trained word2vec space and biLM are stored, so `word2vec.pretrained()` and
+  `elmo.pretrained()` work without the training code's withheld pieces.
+
+Which names are withheld is not a list to keep up to date: it is every function and class of the
+reference modules except the course machinery named in `KEEP`, and a test checks that no learner
+function is among those.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import contextlib
+import importlib
+import inspect
+import re
+import shutil
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import nbformat
+
+from mhsa_ref import withheld
+from mhsa_ref.checks import _core
+
+PACKAGE = Path(__file__).resolve().parent
+
+# The reference modules, each with the course machinery the learner environment keeps (everything
+# else in them is withheld). None of these is a function a learner writes.
+KEEP: dict[str, set[str]] = {
+    "one_hot": {"encode"},
+    "word2vec": {"SkipGram", "Word2Vec", "nearest_neighbours", "subsample_keep_probability", "train_word2vec",
+                 "pretrained"},
+    "elmo": {"BiLM", "ELMo", "_batches", "train_elmo", "learn_scalar_mix", "pretrained"},
+    "attention": set(),
+    "self_attention": set(),
+    "split_heads": set(),
+    "concat_and_output": {"_check_layer_weights"},
+    "cost_and_gpu": {"_positive_ints", "achieved_tflops"},
+}
+STORED_MODELS = {"word2vec.pretrained": "word2vec", "elmo.pretrained": "elmo"}
+# The grader, the course report and this builder are the instructor's: not in the learner environment.
+LEFT_OUT = ("grading/judge.py", "grading/worker.py", "grading/sandbox.py", "grading/run.py",
+            "grading/nbgrader_plugin.py", "course.py", "kit.py")
+
+_CHECK_CALL = re.compile(r"^check\.(\w+)\((\w+)\)\s*$", re.M)
+_HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", re.S)
+_CHECKS_IMPORT = re.compile(r"^from mhsa_ref\.checks import (\w+) as check\s*$", re.M)
+
+
+@dataclass(frozen=True)
+class Exercise:
+    name: str  # e.g. "04_attention"
+    checks: str  # e.g. "attention" (mhsa_ref.checks.attention)
+    learner_names: tuple[str, ...]  # what its solution cells define
+    visible: tuple[tuple[str, str], ...]  # (check, symbol) of the visible test cells, in order
+    hidden: tuple[str, ...]  # the checks that run only when graded
+    setup_and_solutions: tuple[str, ...]  # the code a correct learner's kernel runs before the checks
+
+
+def exercises(root: Path) -> list[Exercise]:
+    """Every exercise of the course, read from the instructor's notebooks in `root/solutions`."""
+    found = []
+    for path in sorted((root / "solutions").glob("[0-9][0-9]_*/*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        learner, visible, hidden, code, module = [], [], [], [], None
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            meta = cell.metadata.get("nbgrader", {})
+            module = module or next(iter(_CHECKS_IMPORT.findall(cell.source)), None)
+            if meta.get("solution"):
+                learner += re.findall(r"^(?:def|class) (\w+)", cell.source, re.M)
+                code.append(cell.source)
+            elif meta.get("grade"):
+                hidden += [name for block in _HIDDEN.findall(cell.source) for name, _ in _CHECK_CALL.findall(block)]
+                visible += _CHECK_CALL.findall(_HIDDEN.sub("", cell.source))
+            elif meta.get("locked"):
+                code.append(cell.source)
+        if module is None:
+            raise ValueError(f"{path}: no `from mhsa_ref.checks import NAME as check` cell")
+        found.append(Exercise(path.parent.name, module, tuple(learner), tuple(visible), tuple(hidden), tuple(code)))
+    return found
+
+
+def withheld_names() -> dict[str, list[str]]:
+    """module -> the top-level functions and classes the learner environment withholds."""
+    out = {}
+    for module, keep in KEEP.items():
+        tree = ast.parse((PACKAGE / f"{module}.py").read_text())
+        out[module] = [n.name for n in tree.body
+                       if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name not in keep]
+    return out
+
+
+# --- storing the reference's answers -------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _recording(answers: withheld.Answers, names: dict[str, list[str]]) -> Iterator[None]:
+    """While inside, each outermost call of a withheld function stores its answer in `answers`."""
+    depth = [0]
+    patched: list[tuple[Any, str, Any]] = []
+
+    def wrap(qualname: str, original: Callable) -> Callable:
+        signature = inspect.signature(original)
+
+        def recorded(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            arguments = withheld.canonical(signature, bound.args, bound.kwargs)  # iterators read once, here
+            bound.arguments.update(arguments)
+            depth[0] += 1
+            try:
+                result = original(*bound.args, **bound.kwargs)
+            except Exception as e:
+                if depth[0] == 1:
+                    answers.add(qualname, arguments, error=e)  # a bad input's error is an answer too
+                raise
+            finally:
+                depth[0] -= 1
+            if depth[0] == 0:
+                answers.add(qualname, arguments, result)
+            return result
+
+        return recorded
+
+    for module, functions in names.items():
+        mod = importlib.import_module(f"mhsa_ref.{module}")
+        for name in functions:
+            original = getattr(mod, name)
+            if inspect.isclass(original):
+                continue  # a withheld class only refuses; no visible check builds one
+            replacement = wrap(f"{module}.{name}", original)
+            for loaded in [m for n, m in sys.modules.items() if n == "mhsa_ref" or n.startswith("mhsa_ref.")]:
+                for attr, value in list(vars(loaded).items()):
+                    if value is original:
+                        patched.append((loaded, attr, value))
+                        setattr(loaded, attr, replacement)
+    try:
+        yield
+    finally:
+        for loaded, attr, value in reversed(patched):
+            setattr(loaded, attr, value)
+
+
+def record_answers(root: Path, course: list[Exercise]) -> withheld.Answers:
+    """Run every visible check against the solutions and store each reference answer they need."""
+    for ex in course:
+        importlib.import_module(f"mhsa_ref.checks.{ex.checks}")
+    importlib.import_module("mhsa_ref.widgets")
+    answers = withheld.Answers()
+    previous, _core.FORM_EVERY_SUSPECT = _core.FORM_EVERY_SUSPECT, True
+    try:
+        with _recording(answers, withheld_names()):
+            for ex in course:
+                namespace: dict = {}
+                for source in ex.setup_and_solutions:
+                    exec(compile(source, f"<{ex.name}>", "exec"), namespace)  # noqa: S102 - the instructor's own solutions
+                checks = importlib.import_module(f"mhsa_ref.checks.{ex.checks}")
+                with _core.invoker(_core._Direct(), sink=[]):
+                    for check, symbol in ex.visible:
+                        try:
+                            getattr(checks, check)(namespace[symbol])
+                        except Exception as e:
+                            raise RuntimeError(f"{ex.name}: the solution fails the visible check {check}: {e}") from e
+            # exercise 02's try-it cell trains word2vec with the learner's functions; its vocabulary
+            # is chapter 01's (the package's `one_hot` attribute is the function, hence importlib)
+            from mhsa_ref import corpus
+
+            vocabulary = importlib.import_module("mhsa_ref.one_hot").build_vocab
+            vocabulary(t for s in corpus.sentences() for t in s)
+    finally:
+        _core.FORM_EVERY_SUSPECT = previous
+    from mhsa_ref import elmo, word2vec
+
+    answers.data["models"] = {"word2vec": withheld.model_record("word2vec", word2vec.pretrained()),
+                              "elmo": withheld.model_record("elmo", elmo.pretrained())}
+    return answers
+
+
+# --- rewriting the package ---------------------------------------------------------------------
+
+
+def _stub(node: ast.FunctionDef | ast.ClassDef, qualname: str, body: str) -> str:
+    doc = (ast.get_docstring(node) or "").split("\n\n")[0].strip().replace('"""', "'''")
+    note = "Withheld in the learner environment (mhsa_ref.withheld)."
+    docstring = f'    """{doc}\n\n    {note}\n    """' if doc else f'    """{note}"""'
+    if isinstance(node, ast.ClassDef):
+        return (f"class {node.name}:\n{docstring}\n\n    def __init__(self, *args, **kwargs):\n"
+                f"        _withheld.refuse({qualname!r})\n")
+    returns = f" -> {ast.unparse(node.returns)}" if node.returns else ""
+    return f"def {node.name}({ast.unparse(node.args)}){returns}:\n{docstring}\n    {body}\n"
+
+
+def rewrite(source: str, stubs: dict[str, Callable[[ast.FunctionDef | ast.ClassDef], str]]) -> str:
+    """`source` with each named top-level function or class replaced by its stub, and `_withheld` imported."""
+    tree = ast.parse(source)
+    lines = source.splitlines(keepends=True)
+    targets = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name in stubs]
+    missing = set(stubs) - {n.name for n in targets}
+    if missing:
+        raise ValueError(f"nothing named {sorted(missing)} to withhold")
+    first = next(n for n in tree.body if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))
+                 and not (isinstance(n, ast.ImportFrom) and n.module == "__future__"))
+    if any(n.lineno <= first.lineno for n in targets):
+        raise ValueError("a withheld definition comes before the module's imports")
+    for node in sorted(targets, key=lambda n: n.lineno, reverse=True):
+        start = min([node.lineno] + [d.lineno for d in node.decorator_list]) - 1
+        lines[start:node.end_lineno] = [stubs[node.name](node)]
+    lines.insert(first.lineno - 1, "from mhsa_ref import withheld as _withheld\n")
+    return "".join(lines)
+
+
+def _reference_stubs(module: str, names: list[str]) -> dict[str, Callable]:
+    def make(name: str) -> Callable:
+        qualname = f"{module}.{name}"
+        if qualname in STORED_MODELS:
+            return lambda node: _stub(node, qualname, f"return _withheld.pretrained({STORED_MODELS[qualname]!r})")
+        return lambda node: _stub(node, qualname, f"return _withheld.answer({qualname!r}, {name}, locals())")
+
+    stubs = {name: make(name) for name in names}
+    stubs.update({q.split(".")[1]: make(q.split(".")[1]) for q in STORED_MODELS if q.startswith(module + ".")})
+    return stubs
+
+
+def _hidden_check_stubs(module: str, names: set[str]) -> dict[str, Callable]:
+    def make(name: str) -> Callable:
+        message = (f"check.{name} is a hidden check: it runs when your notebook is graded, with the course's "
+                   f"reference, and is not part of the learner environment.")
+        return lambda node: _stub(node, f"checks.{module}.{name}", f"_withheld.refuse('', {message!r})")
+
+    return {name: make(name) for name in sorted(names)}
+
+
+def _pyproject(root: Path) -> str:
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    lab = [d for d in project["optional-dependencies"]["grading"] if d.split("=")[0].split("<")[0].split(">")[0]
+           in ("nbgrader", "jupyterlab", "ipywidgets")]
+    deps = sorted(set(project["dependencies"]) | set(lab))
+    return (
+        "# The learner environment of the course (built by `python -m mhsa_ref.kit`; do not edit by hand).\n"
+        "[build-system]\nrequires = [\"setuptools>=68\"]\nbuild-backend = \"setuptools.build_meta\"\n\n"
+        "[project]\nname = \"mhsa-course-learner\"\n"
+        f"version = \"{project['version']}\"\n"
+        "description = \"Exercises of the course on multi-head self-attention, without the reference's answers\"\n"
+        f"requires-python = \"{project['requires-python']}\"\n"
+        "dependencies = [" + ", ".join(f'"{d}"' for d in deps) + "]\n\n"
+        "[tool.setuptools.packages.find]\ninclude = [\"mhsa_ref*\"]\n\n"
+        "[tool.setuptools.package-data]\nmhsa_ref = [\"data/*\"]\n"
+    )
+
+
+README = """\
+# Multi-head self-attention: the exercises
+
+The exercise notebooks of the course, with what they need to run and check your work. The
+course's reference implementations are not here: the checks in the notebooks compare your
+functions with answers stored for their own inputs, and the hidden checks run when your work is
+graded.
+
+## Set up (once)
+
+With Python 3.10 or newer:
+
+    python3 -m venv .venv
+    .venv/bin/pip install -c constraints.txt .
+
+## Work
+
+    .venv/bin/jupyter lab exercises/
+
+Open an exercise, write each function where it says `raise NotImplementedError()`, and run the
+check under it: a line starting with ✔ means it passed; otherwise the message says what was
+expected, what came, and the likely cause. *Validate* (in the notebook's toolbar) runs the whole
+notebook from the top. Hand in the notebook as your course asks.
+
+Calling `mhsa_ref.softmax` or any other piece of the reference raises `Withheld`: write your own.
+"""
+
+
+def build(root: Path, out: Path) -> Path:
+    """Write the learner environment into `out` (which must not exist yet)."""
+    if out.exists():
+        raise FileExistsError(f"{out} exists; remove it first (make learner-kit does)")
+    released = root / "exercises"
+    if not any(released.glob("*/*.ipynb")):
+        raise FileNotFoundError(f"no learner notebooks in {released}; run `make exercises` first")
+    course = exercises(root)
+    answers = record_answers(root, course)
+
+    package = out / "mhsa_ref"
+    shutil.copytree(PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for leave in LEFT_OUT:
+        (package / leave).unlink()
+    for module, names in withheld_names().items():
+        path = package / f"{module}.py"
+        path.write_text(rewrite(path.read_text(), _reference_stubs(module, names)))
+    hidden: dict[str, set[str]] = {}
+    for ex in course:
+        hidden.setdefault(ex.checks, set()).update(ex.hidden)
+    for module, names in hidden.items():
+        path = package / "checks" / f"{module}.py"
+        path.write_text(rewrite(path.read_text(), _hidden_check_stubs(module, names)))
+    answers.save(str(package / "data" / "withheld.json"))
+
+    shutil.copytree(released, out / "exercises", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    shutil.copy(root / "constraints.txt", out / "constraints.txt")
+    (out / "pyproject.toml").write_text(_pyproject(root))
+    (out / "README.md").write_text(README)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mhsa_ref.kit", description=__doc__.splitlines()[0])
+    parser.add_argument("out", type=Path, help="the folder to create")
+    parser.add_argument("--root", type=Path, default=Path.cwd(), help="the course directory (default: here)")
+    args = parser.parse_args(argv)
+    out = build(args.root.resolve(), args.out.resolve())
+    size = sum(p.stat().st_size for p in (out / "mhsa_ref" / "data").glob("withheld.json"))
+    print(f"learner environment in {out} (stored answers: {size / 1e6:.1f} MB); its README says how to install it")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
