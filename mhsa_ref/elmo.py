@@ -253,5 +253,4 @@ def pretrained() -> ELMo:
     Trained once per process, and a copy is returned, so a caller may change it freely. The
     learner environment (`mhsa_ref.kit`) ships these trained weights instead of training them.
     """
-    model = _pretrained()
-    return ELMo(dict(model.vocab), copy.deepcopy(model.model), list(model.losses))
+    return copy.deepcopy(_pretrained())

@@ -164,7 +164,6 @@ def record_answers(root: Path, course: list[Exercise]) -> withheld.Answers:
     """Run every visible check against the solutions and store each reference answer they need."""
     for ex in course:
         importlib.import_module(f"mhsa_ref.checks.{ex.checks}")
-    importlib.import_module("mhsa_ref.widgets")
     answers = withheld.Answers()
     previous, _core.FORM_EVERY_SUSPECT = _core.FORM_EVERY_SUSPECT, True
     try:

@@ -11,6 +11,7 @@ end up with similar vectors, so they become near points.
 
 from __future__ import annotations
 
+import copy
 import functools
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -231,5 +232,4 @@ def pretrained() -> Word2Vec:
     Trained once per process, and a copy is returned, so a caller may change it freely. The
     learner environment (`mhsa_ref.kit`) ships these trained vectors instead of training them.
     """
-    model = _pretrained()
-    return Word2Vec(dict(model.vocab), model.vectors.clone(), list(model.losses))
+    return copy.deepcopy(_pretrained())
