@@ -123,9 +123,8 @@ def _recording(answers: withheld.Answers, names: dict[str, list[str]]) -> Iterat
 
         def recorded(*args, **kwargs):
             bound = signature.bind(*args, **kwargs)
-            bound.apply_defaults()
-            arguments = withheld.canonical(signature, bound.args, bound.kwargs)  # iterators read once, here
-            bound.arguments.update(arguments)
+            arguments = withheld.canonical(signature, args, kwargs)  # defaults filled in, iterators read once
+            bound.arguments.update(arguments)  # the function gets the lists the iterators were read into
             depth[0] += 1
             try:
                 result = original(*bound.args, **bound.kwargs)
@@ -160,7 +159,7 @@ def _recording(answers: withheld.Answers, names: dict[str, list[str]]) -> Iterat
             setattr(loaded, attr, value)
 
 
-def record_answers(root: Path, course: list[Exercise]) -> withheld.Answers:
+def record_answers(course: list[Exercise]) -> withheld.Answers:
     """Run every visible check against the solutions and store each reference answer they need."""
     for ex in course:
         importlib.import_module(f"mhsa_ref.checks.{ex.checks}")
@@ -302,7 +301,7 @@ def build(root: Path, out: Path) -> Path:
     if not any(released.glob("*/*.ipynb")):
         raise FileNotFoundError(f"no learner notebooks in {released}; run `make exercises` first")
     course = exercises(root)
-    answers = record_answers(root, course)
+    answers = record_answers(course)
 
     package = out / "mhsa_ref"
     shutil.copytree(PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
