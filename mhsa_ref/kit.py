@@ -38,6 +38,7 @@ import nbformat
 
 from mhsa_ref import withheld
 from mhsa_ref.checks import _core
+from mhsa_ref.grading.judge import _CHECKS_IMPORT, check_calls  # the judge's reading of a test cell
 
 PACKAGE = Path(__file__).resolve().parent
 
@@ -59,9 +60,7 @@ STORED_MODELS = {"word2vec.pretrained": "word2vec", "elmo.pretrained": "elmo"}
 LEFT_OUT = ("grading/judge.py", "grading/worker.py", "grading/sandbox.py", "grading/run.py",
             "grading/nbgrader_plugin.py", "course.py", "kit.py")
 
-_CHECK_CALL = re.compile(r"^check\.(\w+)\((\w+)\)\s*$", re.M)
 _HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", re.S)
-_CHECKS_IMPORT = re.compile(r"^from mhsa_ref\.checks import (\w+) as check\s*$", re.M)
 
 
 @dataclass(frozen=True)
@@ -89,8 +88,8 @@ def exercises(root: Path) -> list[Exercise]:
                 learner += re.findall(r"^(?:def|class) (\w+)", cell.source, re.M)
                 code.append(cell.source)
             elif meta.get("grade"):
-                hidden += [name for block in _HIDDEN.findall(cell.source) for name, _ in _CHECK_CALL.findall(block)]
-                visible += _CHECK_CALL.findall(_HIDDEN.sub("", cell.source))
+                hidden += [name for block in _HIDDEN.findall(cell.source) for name, _ in check_calls(block)]
+                visible += check_calls(_HIDDEN.sub("", cell.source))
             elif meta.get("locked"):
                 code.append(cell.source)
         if module is None:

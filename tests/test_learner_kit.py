@@ -19,6 +19,7 @@ import pytest
 import torch
 
 from mhsa_ref import kit
+from mhsa_ref.grading.judge import check_calls
 
 from conftest import ROOT, VENV_BIN, tool_env
 
@@ -301,7 +302,7 @@ def test_the_stored_checks_are_the_ones_the_learner_notebooks_run(built):
     for ex in COURSE:
         released = nbformat.read(built / "exercises" / ex.name / f"{ex.name}.ipynb", as_version=4)
         tests = [c for c in released.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")]
-        calls = [tuple(m) for c in tests for m in kit._CHECK_CALL.findall(c.source)]
+        calls = [call for c in tests for call in check_calls(c.source)]
         assert calls == list(ex.visible), ex.name
 
 

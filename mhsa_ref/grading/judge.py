@@ -23,6 +23,11 @@ _CHECKS_IMPORT = re.compile(r"^from mhsa_ref\.checks import (\w+) as check\s*$",
 _CHECK_CALL = re.compile(r"^check\.(\w+)\((\w+)\)$")
 
 
+def check_calls(source: str) -> list[tuple[str, str]]:
+    """(check, symbol) of every `check.NAME(SYMBOL)` line of a cell's source, in order."""
+    return [m.groups() for line in source.splitlines() if (m := _CHECK_CALL.match(line.strip()))]
+
+
 class PlanError(ValueError):
     """The instructor's notebook has a graded cell this grader cannot judge (not only check calls)."""
 
