@@ -1,6 +1,7 @@
 # The course's commands. On a fresh machine with Python 3.11: `make`, then `make test`.
 #
-#   make          install (once), build the site, regenerate exercises/, autograde the demo class
+#   make          install (once; Debian's bubblewrap too), build the site, regenerate exercises/,
+#                 autograde the demo class
 #   make test     the whole test suite, on the CPU
 #   make grade    grade submitted/ sandboxed and in parallel (ASSIGNMENT=name for one)
 #   make serve    serve the built site on http://127.0.0.1:8000/ (PORT=... to change)
@@ -35,14 +36,17 @@ RESULTS := $(wildcard benchmarks/results/*.json)
 CHAPTERS := $(wildcard chapters/*.md chapters/*.ipynb chapters/*.png chapters/*.svg)
 DEMO := $(shell find tests/demo_submissions -name '*.ipynb' 2>/dev/null)
 
-.PHONY: all install system-packages exercises book grade-demo grade where test serve lab learner-kit bench clean
+.PHONY: all install system-packages test-packages exercises book grade-demo grade where test serve lab learner-kit bench clean
 
 all: book grade-demo where
 
 # --- environment -----------------------------------------------------------------------------
 install: $(INSTALLED)
 
-$(INSTALLED): pyproject.toml constraints.txt
+# The goals that grade (`make`, `make grade`) check the system packages first, before any other work
+# (order-only: the check never makes the install stale). `make lab` and the others do not need them.
+GRADING_GOALS := $(filter all grade grade-demo where,$(or $(MAKECMDGOALS),all))
+$(INSTALLED): pyproject.toml constraints.txt | $(if $(GRADING_GOALS),system-packages)
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python 3.10+ is needed, found " + sys.version' \
 	  || { echo "make: install Python 3.11 (Debian: apt-get install python3 python3-venv) and run make again"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) \
@@ -50,23 +54,37 @@ $(INSTALLED): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[book,grading,test]'
 	touch $@
 
-# Debian packages the tests need: chromium for the browser tests (driven by Playwright at
-# /usr/bin/chromium; no browser is ever downloaded), postgresql for the shared-gradebook test.
-# Installed with apt-get when missing and we are root; otherwise make stops and says what to install.
-SYSTEM_PACKAGES := chromium:/usr/bin/chromium postgresql:/usr/lib/postgresql bubblewrap:/usr/bin/bwrap
+# Debian packages, each with a file that shows it is there. `make` needs bubblewrap (the grading
+# sandbox of the demo class); `make test` also needs chromium (the browser tests, driven by Playwright
+# at /usr/bin/chromium; no browser is ever downloaded) and postgresql (the shared-gradebook test).
+# Missing ones are installed with apt-get as root, before any other work; otherwise make stops first
+# and prints the one line to run. SYSTEM_ROOT, APT_GET and AS_ROOT exist for tests/test_make.py.
+RUN_PACKAGES := bubblewrap:/usr/bin/bwrap
+TEST_PACKAGES := chromium:/usr/bin/chromium postgresql:/usr/lib/postgresql
+SYSTEM_ROOT ?=
+APT_GET ?= apt-get
+AS_ROOT ?= $(shell [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && echo yes)
+
+define apt_install
+missing=""; for entry in $(1); do \
+  [ -e "$(SYSTEM_ROOT)$${entry#*:}" ] || missing="$$missing $${entry%%:*}"; done; \
+if [ -n "$$missing" ]; then \
+  if [ -n "$(AS_ROOT)" ]; then \
+    echo "make: installing Debian packages:$$missing"; \
+    $(APT_GET) update -qq && DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -qq --no-install-recommends $$missing; \
+  else \
+    echo "make: these Debian packages are missing:$$missing (and make cannot install them: it is not root with apt-get)"; \
+    echo "      install them with:  sudo apt-get update && sudo apt-get install -y$$missing"; \
+    exit 1; \
+  fi; \
+fi
+endef
+
 system-packages:
-	@missing=""; for entry in $(SYSTEM_PACKAGES); do \
-	  [ -e "$${entry#*:}" ] || missing="$$missing $${entry%%:*}"; done; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "make: installing Debian packages:$$missing"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
-	  else \
-	    echo "make: the tests need these Debian packages:$$missing"; \
-	    echo "      install them with:  sudo apt-get update && sudo apt-get install -y$$missing"; \
-	    exit 1; \
-	  fi; \
-	fi
+	@$(call apt_install,$(RUN_PACKAGES))
+
+test-packages:
+	@$(call apt_install,$(RUN_PACKAGES) $(TEST_PACKAGES))
 
 # --- exercises: nbgrader's release, generated from solutions/ ---------------------------------
 exercises: $(STAMPS)/exercises
@@ -110,14 +128,14 @@ $(STAMPS)/grade-demo: $(STAMPS)/exercises $(DEMO) $(LIBRARY)
 # Grade the class in submitted/: sandboxed (bubblewrap), in parallel, points decided by the judge
 # outside the notebooks. ASSIGNMENT=name for one assignment; UNSANDBOXED=1 runs learner code with
 # your permissions (only where bubblewrap cannot be installed).
-grade: $(STAMPS)/exercises
+grade: system-packages $(STAMPS)/exercises
 	$(BIN)/python -m mhsa_ref.grading.run $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT)) $(if $(UNSANDBOXED),--unsandboxed)
 
 where: $(STAMPS)/grade-demo
 	@$(BIN)/python -m mhsa_ref.course report
 
 # --- tests, benchmarks, learners ----------------------------------------------------------------
-test: $(INSTALLED) system-packages
+test: test-packages $(INSTALLED)
 	$(BIN)/python -m pytest
 
 # The built site on loopback, as any static host would serve it (PORT=8000 by default).

@@ -86,3 +86,58 @@ def test_recorded_layer_results_are_complete():
     assert recorded["date"] and "cores" in recorded["machine"]
     assert [r["T"] for r in recorded["rows"] if r["path"] == "explicit"] == [256, 512, 1024, 2048]
     assert all(r["error"] is None and r["median_ms"] > 0 for r in recorded["rows"])
+
+
+# --- `make` installs the system packages it needs, before any other work ---------------------------------
+
+
+def _fake_apt(tmp_path):
+    """An apt-get that only writes down how it was called."""
+    log = tmp_path / "apt.log"
+    apt = tmp_path / "apt-get"
+    apt.write_text(f"#!/bin/sh\necho \"$@\" >> {log}\n")
+    apt.chmod(0o755)
+    return apt, log
+
+
+def _make(args, cwd=ROOT):
+    return subprocess.run(["make", "--no-print-directory", *args], cwd=cwd, env=tool_env(), capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_make_installs_the_sandbox_package_as_root(tmp_path):
+    """SYSTEM_ROOT=<empty folder>: every package looks missing, whatever this machine has."""
+    apt, log = _fake_apt(tmp_path)
+    result = _make(["system-packages", f"SYSTEM_ROOT={tmp_path}", f"APT_GET={apt}", "AS_ROOT=yes"])
+    assert result.returncode == 0, result.stderr
+    assert "installing Debian packages: bubblewrap" in result.stdout
+    calls = log.read_text().splitlines()
+    assert calls[0] == "update -qq" and calls[1].startswith("install -y") and calls[1].split()[-1] == "bubblewrap"
+
+
+def test_make_test_installs_the_test_packages_too(tmp_path):
+    apt, log = _fake_apt(tmp_path)
+    result = _make(["test-packages", f"SYSTEM_ROOT={tmp_path}", f"APT_GET={apt}", "AS_ROOT=yes"])
+    assert result.returncode == 0, result.stderr
+    assert log.read_text().splitlines()[1].split()[-3:] == ["bubblewrap", "chromium", "postgresql"]
+    assert _make(["-n", "test"]).stdout.splitlines()[0].count("chromium") >= 1  # the check comes first
+
+
+def test_make_installs_nothing_that_is_there(tmp_path):
+    apt, log = _fake_apt(tmp_path)
+    (tmp_path / "usr" / "bin").mkdir(parents=True)
+    (tmp_path / "usr" / "bin" / "bwrap").touch()
+    result = _make(["system-packages", f"SYSTEM_ROOT={tmp_path}", f"APT_GET={apt}", "AS_ROOT=yes"])
+    assert result.returncode == 0 and not log.exists(), result.stdout
+
+
+def test_make_without_root_stops_before_any_work_and_says_what_to_run(tmp_path):
+    """A fresh folder with the Makefile: `make` as a user who cannot install stops first, with one line to run."""
+    for name in ("Makefile", "pyproject.toml", "constraints.txt"):
+        (tmp_path / name).write_bytes((ROOT / name).read_bytes())
+    empty = tmp_path / "root"
+    empty.mkdir()
+    result = _make([f"SYSTEM_ROOT={empty}", "AS_ROOT="], cwd=tmp_path)
+    assert result.returncode != 0
+    assert "install them with:  sudo apt-get update && sudo apt-get install -y bubblewrap" in result.stdout
+    assert not (tmp_path / ".venv").exists() and not (tmp_path / "_build").exists()  # nothing else was started
