@@ -68,6 +68,13 @@ class _OpRecorder(TorchDispatchMode):
         super().__init__()
         self.ops: list[str] = []
 
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # PyTorch wraps a mode's __torch_dispatch__ in torch._disable_dynamo, whose first call imports
+        # torch._dynamo (sympy and ~800 modules, over a second) in every process that runs a check.
+        # This mode only writes down operator names and is never compiled: no wrapping needed.
+        return False
+
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         self.ops.append(func.overloadpacket.__name__)
         return func(*args, **(kwargs or {}))

@@ -18,6 +18,8 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -49,8 +51,13 @@ class Limits:
         return dict(self.__dict__)
 
 
+def package_dir() -> Path:
+    """The `mhsa_ref` this process imported: the one the workers must import too."""
+    return Path(mhsa_ref.__file__).resolve().parent
+
+
 def _read_only_paths() -> list[str]:
-    package = Path(mhsa_ref.__file__).resolve().parent
+    package = package_dir()
     paths = {"/usr", "/etc", sys.base_prefix, sys.prefix, sysconfig.get_paths()["purelib"], str(package),
              os.path.realpath(sys.executable)}
     for top in ("/bin", "/sbin", "/lib", "/lib64", "/lib32"):
@@ -60,8 +67,15 @@ def _read_only_paths() -> list[str]:
 
 
 def command(limits: Limits, *, sandboxed: bool = True) -> list[str]:
-    """The command that starts one worker, inside bubblewrap unless told otherwise."""
-    python = [sys.executable, "-I", "-m", "mhsa_ref.grading.worker"]
+    """The command that starts one worker, inside bubblewrap unless told otherwise.
+
+    The worker imports `mhsa_ref` from the folder this process imported it from (bound read-only in
+    the sandbox), not from wherever the environment's paths point: a copy of the course next to the
+    checkout it was installed from grades with its own checks.
+    """
+    from mhsa_ref.grading.worker import BOOT
+
+    python = [sys.executable, "-I", "-c", BOOT, str(package_dir().parent)]
     if not sandboxed:
         return python
     if not os.path.exists(BWRAP):
@@ -89,7 +103,7 @@ def command(limits: Limits, *, sandboxed: bool = True) -> list[str]:
                  "--inh-caps=-all", "--bounding-set=-all"]
     else:
         args += ["--unshare-user", "--cap-drop", "ALL", "--"]
-    return args + python
+    return args + python + ["--in-sandbox"]
 
 
 class Worker:
@@ -97,12 +111,38 @@ class Worker:
 
     def __init__(self, limits: Limits, *, sandboxed: bool = True) -> None:
         self.limits = limits
+        started = time.monotonic()
+        self.errors = tempfile.TemporaryFile(mode="w+")  # the worker's own stderr: why it could not start
         self.process = subprocess.Popen(command(limits, sandboxed=sandboxed), stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
+                                        stdout=subprocess.PIPE, stderr=self.errors, text=True, bufsize=1)
         first = self.process.stdout.readline()
-        if json.loads(first or "{}").get("ready") is not True:
+        try:
+            ready = json.loads(first or "{}")
+        except ValueError:
+            ready = {}
+        where = "in its sandbox" if sandboxed else "(unsandboxed)"
+        if not isinstance(ready, dict) or ready.get("ready") is not True:
+            said = self._said(first)
             self.close()
-            raise SandboxUnavailable(f"the grading worker did not start in its sandbox (it said {first[:200]!r})")
+            raise SandboxUnavailable(f"the grading worker did not start {where}: {said}")
+        if ready.get("mhsa_ref") != str(package_dir()):
+            self.close()
+            raise SandboxUnavailable(f"the grading worker imported mhsa_ref from {ready.get('mhsa_ref')!r}, not from "
+                                     f"{str(package_dir())!r}, the package this grader uses")
+        self.start_s = time.monotonic() - started  # the worker start: bubblewrap, imports, warm-up
+
+    def _said(self, first: str) -> str:
+        """The worker's last words: its stderr (a traceback's last lines), or its first line of output."""
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        self.errors.seek(0)
+        lines = [line for line in self.errors.read().splitlines() if line.strip()]
+        if lines:
+            return "it said: " + " | ".join(lines[-6:])[-1200:]
+        status = self.process.poll()
+        return f"it said {first[:200]!r} and exited with status {status}"
 
     def run(self, job: dict) -> Iterator[dict]:
         """Send one notebook; yield the worker's messages about it, ending with the one marked done."""
@@ -124,3 +164,4 @@ class Worker:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait(timeout=30)
+        self.errors.close()

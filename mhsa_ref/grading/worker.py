@@ -1,15 +1,23 @@
 """The sandboxed worker: runs learners' notebooks and records their answers; decides nothing.
 
-Started once per core inside the sandbox (`sandbox.py`), it imports torch and the checks once,
-then forks one child per notebook, so no notebook pays for a kernel start or `import torch`. The
+Started once per core inside the sandbox (`sandbox.py`), it imports torch and the checks once
+and warms up what the checks use on first call (PyTorch's dispatch modes import about 800
+modules the first time), then forks one child per notebook, so no notebook pays for a kernel
+start, `import torch` or that warm-up. The
 child sets hard limits (CPU time, memory, processes, file size), runs the notebook's cells in an
 IPython shell in the order of the instructor's notebook, and for each graded cell records the
 checks' calls to the learner's code (`judge.record`). The parent relays the child's lines, stops a
 cell that runs too long, and after each notebook kills whatever the notebook left running.
 
-Protocol, one JSON object per line. In (stdin): {"job", "notebook" (text), "module", "steps",
-"limits"}. Out (stdout): {"job", "cell": i} when a step starts; {"job", "record": grade_id,
-"data": ...}; {"job", "note": text}; finally {"job", "done": true, "status", "reason"}.
+Protocol, one JSON object per line. Out, first: {"ready": true, "mhsa_ref": the package folder it
+imported}. In (stdin): {"job", "notebook" (text), "module", "steps", "limits"}. Out (stdout):
+{"job", "cell": i} when a step starts; {"job", "record": grade_id, "data": ...}; {"job", "note":
+text}; {"job", "timing": {"cells": s, "recording": s}}; finally {"job", "done": true, "status",
+"reason"}. The notebook's own stdout and stderr go nowhere: only the worker writes to the pipe.
+
+`python -I -c BOOT PACKAGE_PARENT [--in-sandbox]` starts it (`sandbox.command`): isolated from the
+environment's paths, it imports `mhsa_ref` from PACKAGE_PARENT, the folder the coordinator bound
+into the sandbox, whichever copy of the course that is.
 """
 
 from __future__ import annotations
@@ -27,18 +35,46 @@ import time
 WORKER_DIR = "/tmp/mhsa-worker"
 
 
+BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
+        "from mhsa_ref.grading.worker import main; main(sys.argv[2:])")
+
+
 def _preload() -> None:
-    """What every notebook would import: done once, before any fork."""
+    """What every notebook would import or warm up: done once, before any fork."""
     import IPython.core.interactiveshell  # noqa: F401
     import matplotlib
 
     matplotlib.use("Agg")
     import nbformat  # noqa: F401
-    import torch  # noqa: F401
+    import torch
 
-    from mhsa_ref.checks import (attention, concat_and_output, cost_and_gpu, elmo, one_hot,  # noqa: F401
+    from mhsa_ref.checks import (_core, attention, concat_and_output, cost_and_gpu, elmo, one_hot,  # noqa: F401
                                  self_attention, split_heads, word2vec)
     from mhsa_ref.grading import judge  # noqa: F401
+
+    # Every check call runs under an operator recorder (a TorchDispatchMode), and the hidden checks run the
+    # learner's code on `meta` tensors. PyTorch imports what those need on first use, over 1,000 modules
+    # (torch._dynamo, sympy: 1 to 2.5 s per notebook here, measured). Done once here, or every forked
+    # notebook would pay for it again.
+    warm_up()
+
+
+def warm_up() -> None:
+    """Import and run once what the checks need on first use (the judge does it too, before its first notebook)."""
+    import torch
+    import torch._dynamo  # noqa: F401
+    import torch._refs  # noqa: F401
+
+    from mhsa_ref.checks import _core
+
+    def ops(x):
+        y = (x - x.amax(-1, keepdim=True)).exp() * 2 + 1
+        y = torch.where(y > 0, y / y.sum(-1, keepdim=True), y).masked_fill(x < 0, 0.0)
+        return (y @ y.transpose(-2, -1)).sqrt().log().sigmoid().reshape(-1).contiguous()
+
+    for device in ("cpu", "meta"):
+        for dtype in (torch.float32, torch.float64):
+            _core.call(ops, torch.ones(2, 2, 2, device=device, dtype=dtype), name="warm-up")
 
 
 def _not_dumpable() -> None:
@@ -62,10 +98,20 @@ def _limits(limits: dict) -> None:
         resource.setrlimit(getattr(resource, name), (value, value))
 
 
+def _quiet() -> None:
+    """The notebook's prints and tracebacks go nowhere: the worker's stdout is the protocol pipe."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+
+
 def _child(job: dict, out) -> None:
     """Run one notebook; never returns."""
     status = 0
+    spent = {"cells": 0.0, "recording": 0.0}
     try:
+        _quiet()
         _limits(job["limits"])
         scratch = os.path.join(WORKER_DIR, "scratch")
         os.makedirs(scratch, exist_ok=True)
@@ -108,7 +154,11 @@ def _child(job: dict, out) -> None:
         position = 0  # the next entry of `order` not yet reached
 
         def run(source: str, label: str) -> None:
-            result = shell.run_cell(source, store_history=False, silent=True)
+            started = time.monotonic()
+            try:
+                result = shell.run_cell(source, store_history=False, silent=True)
+            finally:
+                spent["cells"] += time.monotonic() - started
             error = result.error_before_exec or result.error_in_exec
             if error is not None:
                 _emit(out, {"job": job["job"], "note": f"cell {label} raised {type(error).__name__}: {error}"[:500]})
@@ -138,8 +188,11 @@ def _child(job: dict, out) -> None:
             else:
                 reach(("test", step["grade_id"]))
                 cell = tests[step["grade_id"]]
+                started = time.monotonic()
                 data = judge.record(plan, shell.user_ns, cell)
+                spent["recording"] += time.monotonic() - started
                 _emit(out, {"job": job["job"], "record": cell.grade_id, "data": data})
+        _emit(out, {"job": job["job"], "timing": spent})
         _emit(out, {"job": job["job"], "finished": True})
     except SystemExit as e:
         _emit(out, {"job": job["job"], "note": f"the notebook called sys.exit({e.code})"[:200]})
@@ -157,11 +210,51 @@ def _child(job: dict, out) -> None:
             os._exit(status)
 
 
-def _kill_leftovers() -> None:
-    """Kill every process of this sandbox but the worker (and bwrap's init): nothing outlives its notebook."""
+def _processes() -> dict[int, tuple[int, int]]:
+    """pid -> (parent pid, session id) of every process this worker can see."""
+    seen = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        seen[int(entry)] = (int(fields[1]), int(fields[3]))
+    return seen
+
+
+def _leftovers(in_sandbox: bool, child: int) -> list[int]:
+    """What a notebook may have left running.
+
+    In the sandbox: every process but the worker and bwrap's init (pid 1), since the sandbox has its
+    own process namespace. Unsandboxed (UNSANDBOXED=1) that would be every process of the user, so
+    only the notebook's session and the worker's descendants (a process that detached itself and
+    left the session escapes: one more reason to grade in the sandbox).
+    """
     me = os.getpid()
+    table = _processes()
+    if in_sandbox:
+        return [pid for pid in table if pid not in (me, 1)]
+
+    def descends(pid: int) -> bool:
+        for _ in range(64):
+            parent = table.get(pid, (0, 0))[0]
+            if parent == me:
+                return True
+            if parent <= 1:
+                return False
+            pid = parent
+        return False
+
+    return [pid for pid, (_, session) in table.items() if pid != me and (session == child or descends(pid))]
+
+
+def _kill_leftovers(in_sandbox: bool, child: int) -> None:
+    """Kill what the notebook left behind: nothing outlives its notebook."""
     for _ in range(3):
-        others = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (me, 1)]
+        others = _leftovers(in_sandbox, child)
         if not others:
             return
         for pid in others:
@@ -177,7 +270,7 @@ def _kill_leftovers() -> None:
                 pass
 
 
-def _run(job: dict) -> None:
+def _run(job: dict, in_sandbox: bool) -> None:
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -239,21 +332,26 @@ def _run(job: dict) -> None:
             status, f"the notebook's process ended early, with status {status} (os._exit, a crash or memory "
                     f"exhaustion)")
     reader.close()
-    _kill_leftovers()
+    _kill_leftovers(in_sandbox, pid)
     shutil.rmtree(os.path.join(WORKER_DIR, "scratch"), ignore_errors=True)
     sys.stdout.write(json.dumps({"job": job["job"], "done": True, "status": status, "reason": reason}) + "\n")
     sys.stdout.flush()
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    in_sandbox = "--in-sandbox" in argv
     _not_dumpable()
     _preload()
     os.makedirs(WORKER_DIR, exist_ok=True)
-    sys.stdout.write(json.dumps({"ready": True}) + "\n")
+    import mhsa_ref
+
+    package = os.path.dirname(os.path.abspath(mhsa_ref.__file__))
+    sys.stdout.write(json.dumps({"ready": True, "mhsa_ref": package}) + "\n")
     sys.stdout.flush()
     for line in sys.stdin:
         if line.strip():
-            _run(json.loads(line))
+            _run(json.loads(line), in_sandbox)
 
 
 if __name__ == "__main__":
