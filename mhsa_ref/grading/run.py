@@ -1,12 +1,14 @@
 """`make grade`: grade a whole class, sandboxed, in parallel, with verdicts decided by the judge.
 
-    python -m mhsa_ref.grading.run [--assignment NAME] [--workers N] [--unsandboxed]
+    python -m mhsa_ref.grading.run [--assignment NAME] [--workers N] [--unsandboxed] [--quiet]
 
 For every `submitted/<student>/<assignment>/<assignment>.ipynb` (of every assignment in
 `solutions/`, or of NAME): a sandboxed worker runs the notebook and records the learner's answers;
 the judge, here, decides each graded cell from the record; the points go to nbgrader's gradebook
 (the course's `db_url`), the judge's messages to `feedback/<student>/<assignment>/`, and at the end
-`nbgrader export` writes `grades.csv`. A summary says who was graded and who could not be, and why.
+nbgrader's CSV export writes `grades.csv`. A summary says who was graded and who could not be, and
+why, and where the time went. The workers (`Pool`, one per core) are started once and reused for
+every notebook; plain `nbgrader autograde` uses the same pool (`nbgrader_plugin.py`).
 
 Nothing is lost: each notebook's verdicts are also kept in `autograded/<student>/<assignment>/`
 under a key of the notebook's bytes and the grading code, written atomically. A second run, or a
@@ -19,13 +21,14 @@ from __future__ import annotations
 import argparse
 import hashlib
 import html
+import itertools
 import json
 import os
 import queue
-import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import Future, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,6 +60,7 @@ class Job:
     notes: list[str] = field(default_factory=list)
     cached: bool = False
     seconds: float = 0.0  # wall time of this notebook in its worker
+    timing: dict = field(default_factory=dict)  # phase -> seconds (Outcome.timing)
 
     @property
     def earned(self) -> float:
@@ -164,33 +168,134 @@ def keep(course: Path, job: Job) -> None:
     os.replace(tmp, path)  # atomic: a kill leaves the old file or the new one, never half of one
 
 
-def run_notebook(worker: Worker, job_id: str, notebook: str, assignment: Assignment) -> tuple[dict, list[str], str]:
-    """One notebook through a worker: its records (grade_id -> record), the worker's notes, why it stopped early."""
+def run_notebook(worker: Worker, job_id: str, notebook: str, assignment: Assignment
+                 ) -> tuple[dict, list[str], str, dict]:
+    """One notebook through a worker: its records (grade_id -> record), the worker's notes, why it stopped
+    early, and the worker's timing ({"cells": s, "recording": s})."""
     records: dict = {}
     notes: list[str] = []
     reason = ""
+    timing: dict = {}
     for message in worker.run({"job": job_id, "notebook": notebook, "module": assignment.plan.module,
                                "steps": assignment.steps, "free_cells": assignment.free_cells}):
         if "record" in message:
             records.setdefault(str(message["record"]), message.get("data"))  # a repeated cell counts once
         elif "note" in message:
             notes.append(str(message["note"])[:500])
+        elif "timing" in message and isinstance(message["timing"], dict):
+            timing = {k: float(v) for k, v in message["timing"].items() if isinstance(v, (int, float))}
         elif message.get("done"):
             reason = str(message.get("reason") or "")
-    return records, notes, reason
+    return records, notes, reason, timing
 
 
-def grade_one(worker: Worker, job: Job) -> None:
-    start = time.monotonic()
+@dataclass
+class Outcome:
+    """What grading one notebook gave: the judge's verdicts, the worker's notes, why it stopped early."""
+
+    verdicts: list[J.Verdict]
+    notes: list[str]
+    reason: str
+    # seconds: "worker start" (when this notebook had to start its worker), "cells" (the instructor's and
+    # the learner's cells), "recording" (the checks' calls, recorded), "judging", "notebook" (all of it)
+    timing: dict
+
+
+# The checks seed PyTorch's global generator (torch.random.fork_rng) to build some of their inputs, so
+# two judges in two threads could draw each other's numbers: the judge runs one notebook at a time.
+_JUDGE = threading.Lock()
+
+
+def _warm_judge() -> None:
+    from mhsa_ref.grading.worker import warm_up
+
+    with _JUDGE:
+        warm_up()
+
+
+def read_submission(path: Path) -> tuple[str, str]:
+    """A submission's text, and why it could not be read ("" when it could)."""
     try:
-        notebook = job.path.read_text(errors="replace")
+        return path.read_text(errors="replace"), ""
     except OSError as e:
-        notebook, job.reason = "", f"the notebook could not be read: {e}"
-    records, notes, reason = run_notebook(worker, f"{job.student}/{job.assignment.name}", notebook, job.assignment)
-    job.notes += notes
-    job.reason = job.reason or reason
-    job.verdicts = J.judge(job.assignment.plan, records)
-    job.seconds = time.monotonic() - start
+        return "", f"the notebook could not be read: {e}"
+
+
+def grade(worker: Worker, job_id: str, notebook: str, assignment: Assignment) -> Outcome:
+    """One notebook: recorded by the sandboxed worker, decided by the judge here."""
+    start = time.monotonic()
+    records, notes, reason, timing = run_notebook(worker, job_id, notebook, assignment)
+    judged = time.monotonic()
+    with _JUDGE:
+        verdicts = J.judge(assignment.plan, records)
+    end = time.monotonic()
+    return Outcome(verdicts, notes, reason, {**timing, "judging": end - judged, "notebook": end - start})
+
+
+class Pool:
+    """Sandboxed workers, one per thread, each reused for every notebook its thread grades.
+
+    `submit` returns a Future of the notebook's Outcome. Requests with a lower `priority` go first
+    (a notebook someone is waiting for before ones graded ahead of time). A worker that died is
+    replaced for the next notebook. The threads are daemons and `close` kills the workers, so an
+    interrupted run leaves nothing behind.
+    """
+
+    def __init__(self, workers: int, limits: Limits = Limits(), *, sandboxed: bool = True) -> None:
+        self.limits, self.sandboxed = limits, sandboxed
+        self._queue: queue.PriorityQueue = queue.PriorityQueue()
+        self._order = itertools.count()
+        self._workers: list[Worker] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        self._threads = [threading.Thread(target=self._serve, daemon=True, name=f"mhsa-grader-{i}")
+                         for i in range(max(1, workers))]
+        for thread in self._threads:
+            thread.start()
+        # the judge's first check would pay PyTorch's first-use imports: paid while the workers start
+        threading.Thread(target=_warm_judge, daemon=True, name="mhsa-judge-warm-up").start()
+
+    def submit(self, job_id: str, notebook: str, assignment: Assignment, *, priority: int = 1) -> Future:
+        future: Future = Future()
+        self._queue.put((priority, next(self._order), future, (job_id, notebook, assignment)))
+        return future
+
+    def _serve(self) -> None:
+        worker: Worker | None = None
+        while True:
+            _, _, future, task = self._queue.get()
+            if future is None or self._closed:
+                return
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                started = 0.0
+                if worker is None or worker.process.poll() is not None:
+                    worker = Worker(self.limits, sandboxed=self.sandboxed)
+                    started = worker.start_s
+                    with self._lock:
+                        self._workers.append(worker)
+                outcome = grade(worker, *task)
+                if started:
+                    outcome.timing["worker start"] = started
+                future.set_result(outcome)
+            except BaseException as e:  # noqa: BLE001 - the caller decides (SandboxUnavailable stops a run)
+                future.set_exception(e)
+
+    def close(self) -> None:
+        self._closed = True
+        for _ in self._threads:
+            self._queue.put((-1, next(self._order), None, None))
+        with self._lock:
+            for worker in self._workers:
+                worker.close()
+            self._workers.clear()
+
+    def __enter__(self) -> "Pool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def write_gradebook(course: Path, db_url: str, jobs: list[Job]) -> None:
@@ -232,63 +337,71 @@ def write_feedback(course: Path, job: Job) -> Path:
     return out
 
 
+def export_csv(course: Path) -> Path:
+    """grades.csv, as `nbgrader export` writes it (its CSV plugin, run here rather than in a new process)."""
+    from nbgrader.api import Gradebook
+    from nbgrader.plugins import CsvExportPlugin
+
+    out = course / "grades.csv"
+    with Gradebook(db_url(course), "mhsa") as gb:
+        CsvExportPlugin(to=str(out)).export(gb)
+    return out
+
+
 def db_url(course: Path) -> str:
     return os.environ.get("MHSA_DB_URL") or "sqlite:///" + str(course / "gradebook.db")
 
 
+PHASES = ("worker start", "cells", "recording", "judging", "gradebook", "feedback", "export")
+
+
 def run(course: Path, *, assignment: str | None = None, workers: int | None = None, sandboxed: bool = True,
-        limits: Limits = Limits(), progress: bool = True, export: bool = True) -> tuple[list[Job], list]:
+        limits: Limits = Limits(), progress: bool = True, export: bool = True,
+        phases: dict | None = None) -> tuple[list[Job], list]:
+    """Grade `course`'s class; `phases`, when given, receives the seconds spent in each of PHASES (the
+    first four summed over notebooks, as worker time; the others as wall time here)."""
     jobs, refused = discover(course, assignment)
     todo = [job for job in jobs if not load_kept(course, job)]
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
-    pending: queue.Queue = queue.Queue()
-    for job in todo:
-        pending.put(job)
-    failures: list[BaseException] = []
-    lock = threading.Lock()
     bar = None
-    if progress:
+    if progress and todo:
         from tqdm import tqdm
 
         bar = tqdm(total=len(todo), desc="grading", unit="notebook", file=sys.stderr)
-
-    def serve() -> None:
-        worker = None
-        try:
-            while True:
-                try:
-                    job = pending.get_nowait()
-                except queue.Empty:
-                    return
-                if worker is None or worker.process.poll() is not None:
-                    worker = Worker(limits, sandboxed=sandboxed)
-                grade_one(worker, job)
-                with lock:
-                    keep(course, job)
-                    if bar:
-                        bar.update()
-        except BaseException as e:  # noqa: BLE001 - reported after the other threads finish
-            failures.append(e)
-        finally:
-            if worker is not None:
-                worker.close()
-
-    threads = [threading.Thread(target=serve, daemon=True) for _ in range(workers)] if todo else []
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    spent = dict.fromkeys(PHASES, 0.0)
+    if todo:
+        with Pool(workers, limits, sandboxed=sandboxed) as pool:
+            futures = {}
+            for job in todo:
+                notebook, job.reason = read_submission(job.path)
+                futures[pool.submit(f"{job.student}/{job.assignment.name}", notebook, job.assignment)] = job
+            for future in as_completed(futures):
+                job = futures[future]
+                outcome = future.result()  # SandboxUnavailable (no worker could start) ends the run here
+                job.verdicts, job.notes = outcome.verdicts, job.notes + outcome.notes
+                job.reason = job.reason or outcome.reason
+                job.timing, job.seconds = outcome.timing, outcome.timing["notebook"]
+                for phase in PHASES[:4]:
+                    spent[phase] += outcome.timing.get(phase, 0.0)
+                keep(course, job)
+                if bar:
+                    bar.update()
     if bar:
         bar.close()
-    if failures:
-        raise failures[0]
     if jobs:
+        t = time.monotonic()
         write_gradebook(course, db_url(course), jobs)
+        spent["gradebook"] = time.monotonic() - t
+        t = time.monotonic()
         for job in jobs:
             write_feedback(course, job)
+        spent["feedback"] = time.monotonic() - t
         if export:
-            subprocess.run([str(Path(sys.executable).parent / "nbgrader"), "export", "--log-level=ERROR"], cwd=course, check=True,
-                           env={**os.environ, "MHSA_DB_URL": db_url(course)})
+            t = time.monotonic()
+            export_csv(course)
+            spent["export"] = time.monotonic() - t
+    if phases is not None:
+        phases.update(spent)
     return jobs, refused
 
 
@@ -313,17 +426,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--unsandboxed", action="store_true",
                         help="run learner code without bubblewrap, with your own permissions (not recommended)")
     parser.add_argument("--course", type=Path, default=Path.cwd())
+    parser.add_argument("--quiet", action="store_true",
+                        help="print only the last line (and who could not be graded in full), not the table")
     args = parser.parse_args(argv)
+    phases: dict = {}
     try:
         start = time.monotonic()
         jobs, refused = run(args.course.resolve(), assignment=args.assignment, workers=args.workers,
-                            sandboxed=not args.unsandboxed)
+                            sandboxed=not args.unsandboxed, progress=not args.quiet, phases=phases)
     except SandboxUnavailable as e:
         print(f"make grade: {e}", file=sys.stderr)
         return 2
-    print(summary(jobs, refused))
-    print(f"feedback: feedback/   grades: grades.csv   gradebook: {db_url(args.course.resolve())}   "
-          f"({time.monotonic() - start:.1f} s)")
+    if args.quiet:
+        for job in jobs:
+            if job.reason:
+                print(f"{job.student}/{job.assignment.name}: {job.reason}")
+        for student, name, reason in refused:
+            print(f"{student}/{name}: not graded: {reason}")
+    else:
+        print(summary(jobs, refused))
+    graded = sum(not j.cached for j in jobs)
+    where = ", ".join(f"{k} {v:.1f} s" for k, v in phases.items() if v)
+    print(f"graded {graded} notebook(s), {len(jobs) - graded} kept from an earlier run, in "
+          f"{time.monotonic() - start:.1f} s ({where or 'nothing to do'}); feedback: feedback/   grades: grades.csv   "
+          f"gradebook: {db_url(args.course.resolve())}")
     return 0
 
 
