@@ -1,7 +1,7 @@
 # The course's commands. On a fresh machine with Python 3.11: `make`, then `make test`.
 #
 #   make          install (once; Debian's bubblewrap too), build the site, regenerate exercises/,
-#                 autograde the demo class
+#                 grade the demo class
 #   make test     the whole test suite, on the CPU
 #   make grade    grade submitted/ sandboxed and in parallel (ASSIGNMENT=name for one)
 #   make serve    serve the built site on http://127.0.0.1:8000/ (PORT=... to change)
@@ -110,19 +110,14 @@ $(STAMPS)/book: $(INSTALLED) $(STAMPS)/exercises $(STAMPS)/library _config.yml _
 	$(BIN)/jupyter-book build . -W -n --keep-going $(if $(filter $(STAMPS)/library,$?),--all)
 	touch $@
 
-# --- the demo class, autograded with plain nbgrader commands ----------------------------------
-# Errors only: nbgrader warns that every hidden-test cell's checksum differs from the learner copy,
-# which is expected (the learner copy has no hidden tests).
+# --- the demo class, graded through the fast path (`make grade`: sandboxed workers, the judge) -----
+# Its verdicts are kept per notebook, so a change to the library regrades only what it changes.
 grade-demo: $(STAMPS)/grade-demo
 
 $(STAMPS)/grade-demo: $(STAMPS)/exercises $(DEMO) $(LIBRARY)
 	mkdir -p submitted
 	cp -R tests/demo_submissions/. submitted/
-	for a in $(ASSIGNMENTS); do \
-	  $(BIN)/nbgrader autograde "$$a" --force --log-level=ERROR; \
-	  $(BIN)/nbgrader generate_feedback "$$a" --force --log-level=ERROR; \
-	done
-	$(BIN)/nbgrader export --log-level=ERROR
+	$(BIN)/python -m mhsa_ref.grading.run --quiet
 	touch $@
 
 # Grade the class in submitted/: sandboxed (bubblewrap), in parallel, points decided by the judge
