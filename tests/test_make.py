@@ -52,7 +52,7 @@ def test_make_printed_grades_and_locations(made):
 def test_second_make_reinstalls_and_reexecutes_nothing(made):
     dry = subprocess.run(["make", "--dry-run"], cwd=ROOT, env=tool_env(), capture_output=True, text=True, timeout=120)
     assert dry.returncode == 0, dry.stderr
-    for step in ("pip install", "jupyter-book build", "nbgrader generate_assignment", "nbgrader autograde"):
+    for step in ("pip install", "jupyter-book build", "nbgrader generate_assignment", "mhsa_ref.grading.run"):
         assert step not in dry.stdout, f"a no-change make would run `{step}`:\n{dry.stdout}"
     again = subprocess.run(["make"], cwd=ROOT, env=tool_env(), capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "13 / 13" in again.stdout
