@@ -25,17 +25,26 @@ c.CourseDirectory.db_url = os.environ.get("MHSA_DB_URL") or "sqlite:///" + os.pa
 # A notebook that hangs is stopped rather than holding up the class.
 c.ExecutePreprocessor.timeout = 120
 
-# Grading: `nbgrader autograde` runs each submission in a sandboxed worker (bubblewrap) that only records
-# the learner's answers, and a judge outside it decides the points (mhsa_ref/grading). Its verdicts
-# become the test cells' outputs, which nbgrader scores as usual. generate_feedback shows them without
-# the hidden tests. MHSA_UNSANDBOXED=1 runs learner code unsandboxed, with your permissions.
+# Grading: `nbgrader autograde` grades each submission in sandboxed workers (bubblewrap) that only record
+# the learner's answers, and a judge outside them decides the points (mhsa_ref/grading), exactly as
+# `make grade` does. The workers start once per run, one per core, and grade ahead of nbgrader's loop. Its
+# verdicts become the test cells' outputs, which nbgrader scores as usual. A submission nbgrader could
+# not sanitize (malformed JSON, duplicated, deleted or stripped cells) is repaired or stood in for, and
+# graded, never dropped. generate_feedback shows the verdicts without the hidden tests.
+# MHSA_UNSANDBOXED=1 runs learner code unsandboxed, with your permissions.
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor  # noqa: E402
-from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, GetGrades, IgnorePattern,  # noqa: E402
-                                    LimitOutput, SaveAutoGrades)
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput, GetGrades,  # noqa: E402
+                                    IgnorePattern, LimitOutput, OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
 
-from mhsa_ref.grading.nbgrader_plugin import HideTests, JudgedExecute  # noqa: E402
+from mhsa_ref.grading.nbgrader_plugin import (HideTests, JudgedExecute, RepairCells,  # noqa: E402
+                                              SubmissionExporter)
 
+c.Autograde.exporter_class = SubmissionExporter
+c.Autograde.sanitize_preprocessors = [ClearOutput, RepairCells, OverwriteKernelspec, OverwriteCells,
+                                      CheckCellMetadata]
 c.Autograde.autograde_preprocessors = [JudgedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
                                        SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
 c.GenerateFeedback.preprocessors = [GetGrades, HideTests, CSSHTMLHeaderPreprocessor]
 c.JudgedExecute.sandboxed = not os.environ.get("MHSA_UNSANDBOXED")
+# c.JudgedExecute.workers = 4                 # sandboxed workers at once (default: one per core)
+# c.JudgedExecute.limits = {"cell_s": 60}     # per-notebook limits (mhsa_ref/grading/sandbox.py: Limits)

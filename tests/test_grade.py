@@ -285,7 +285,8 @@ def test_grading_refuses_to_run_unsandboxed_unless_asked(graded, monkeypatch):
     monkeypatch.setattr(sandbox, "BWRAP", "/nonexistent/bwrap")
     with pytest.raises(sandbox.SandboxUnavailable, match="apt-get install bubblewrap"):
         sandbox.command(sandbox.Limits())
-    assert sandbox.command(sandbox.Limits(), sandboxed=False)[-1] == "mhsa_ref.grading.worker"
+    unsandboxed = sandbox.command(sandbox.Limits(), sandboxed=False)
+    assert unsandboxed[-1] == str(sandbox.package_dir().parent) and "--in-sandbox" not in unsandboxed
 
 
 def test_make_grade_prints_the_summary(graded):
@@ -344,3 +345,93 @@ def test_plain_nbgrader_autograde_uses_the_judge(tmp_path):
     feedback = (tmp_path / "ours" / "feedback" / "ben" / A / f"{A}.html").read_text()
     assert "exp overflowed" in feedback and "BEGIN HIDDEN TESTS" not in feedback
     assert "check.softmax_stability(" not in feedback  # a hidden check's call, shown by stock feedback
+
+
+# --- the whole attack class through plain `nbgrader autograde`, in one batch ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def plain_graded(graded, tmp_path_factory):
+    """The same 22 submissions, graded by one plain `nbgrader autograde` with the repo's config (same limits)."""
+    course, _, _, _ = graded
+    plain = tmp_path_factory.mktemp("plain") / "class"
+    shutil.copytree(course, plain, ignore=shutil.ignore_patterns("autograded", "feedback", "grades.csv", "gradebook.db"))
+    with open(plain / "nbgrader_config.py", "a") as config:
+        config.write(f"\nc.JudgedExecute.limits = {LIMITS.as_dict()!r}\nc.JudgedExecute.workers = 2\n")
+    env = {**tool_env(), "MHSA_DB_URL": ""}
+    subprocess.run(["nbgrader", "generate_assignment", A, "--force", "--log-level=ERROR"], cwd=plain, env=env,
+                   check=True, capture_output=True, timeout=300)
+    result = subprocess.run(["nbgrader", "autograde", A, "--log-level=WARN"], cwd=plain, env=env,
+                            capture_output=True, text=True, timeout=900)
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{plain / 'gradebook.db'}") as gb:
+        scores = {s.student.id: s.score for s in gb.assignment_submissions(A)}
+    return plain, result, scores
+
+
+def test_plain_nbgrader_grades_the_whole_attack_class_as_make_grade_does(graded, plain_graded):
+    _, jobs, _, _ = graded
+    _, result, scores = plain_graded
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-3000:]
+    assert "There was an error processing" not in log, log[-3000:]
+    assert scores == {who: job.earned for who, job in jobs.items()}, log[-3000:]
+
+
+def test_plain_nbgrader_says_why_a_notebook_could_not_be_graded_in_full(graded, plain_graded):
+    _, jobs, _, _ = graded
+    _, result, _ = plain_graded
+    log = result.stdout + result.stderr
+    stopped = {who: job.reason for who, job in jobs.items() if job.reason}
+    assert {"infinite_loop", "os_exit", "segfault", "malformed"} <= set(stopped)
+    for who, reason in stopped.items():
+        assert f"{who}/{A} could not be graded in full: {reason}" in log, (who, reason)
+    assert f"malformed/{A}: the notebook could not be read" in log  # and the instructor's copy stood in for it
+    assert f"duplicated_tests/{A}: a copy of 'test_softmax_values' became a plain cell" in log
+    assert f"deleted_tests/{A}: test cell test_sdpa_values was missing and was put back" in log
+
+
+def test_plain_nbgrader_feedback_shows_the_verdicts_of_repaired_notebooks(plain_graded):
+    plain, _, _ = plain_graded
+    env = {**tool_env(), "MHSA_DB_URL": ""}
+    subprocess.run(["nbgrader", "generate_feedback", A, "--log-level=ERROR"], cwd=plain, env=env, check=True,
+                   capture_output=True, timeout=600)
+    deleted = (plain / "feedback" / "deleted_tests" / A / f"{A}.html").read_text()
+    assert "softmax_values" in deleted and "BEGIN HIDDEN TESTS" not in deleted
+    malformed = (plain / "feedback" / "malformed" / A / f"{A}.html").read_text()
+    assert "could not be read" in malformed
+
+
+# --- the worker imports the mhsa_ref the grader bound, wherever the course folder is -----------------------
+
+
+def test_a_copy_of_the_course_grades_with_its_own_mhsa_ref(tmp_path):
+    """`python -m mhsa_ref.grading.run` in a copy of the course imports the copy's mhsa_ref: so must its workers."""
+    copy_ = tmp_path / "course-copy"
+    copy_.mkdir()
+    for name in ("solutions", "exercises", "mhsa_ref"):
+        shutil.copytree(ROOT / name, copy_ / name, ignore=shutil.ignore_patterns("__pycache__"))
+    core = copy_ / "mhsa_ref" / "checks" / "_core.py"
+    core.write_text(core.read_text().replace('line = f"✔ ', 'line = f"(graded by the copy) ✔ '))
+    shutil.copy(ROOT / "nbgrader_config.py", copy_)
+    subprocess.run(["nbgrader", "generate_assignment", A, "--force", "--log-level=ERROR"], cwd=copy_,
+                   env={**tool_env(), "MHSA_DB_URL": ""}, check=True, capture_output=True, timeout=300)
+    folder = copy_ / "submitted" / "ada" / A
+    folder.mkdir(parents=True)
+    nbformat.write(learner_copy("ada"), folder / f"{A}.ipynb")
+    result = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "mhsa_ref.grading.run", "--quiet"],
+                            cwd=copy_, env={**tool_env(), "MHSA_DB_URL": ""}, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads((copy_ / "autograded" / "ada" / A / grading.VERDICTS).read_text())["verdicts"][0]["earned"] > 0
+    # the grader (and so the judge) used the copy: its messages carry the copy's mark
+    assert "(graded by the copy)" in json.loads((copy_ / "autograded" / "ada" / A / grading.VERDICTS).read_text())[
+        "verdicts"][0]["message"]
+
+
+def test_a_worker_that_cannot_start_says_why(monkeypatch):
+    from mhsa_ref.grading import worker
+
+    monkeypatch.setattr(worker, "BOOT", "import sys; sys.exit('no torch here: the environment is broken')")
+    with pytest.raises(sandbox.SandboxUnavailable, match="no torch here: the environment is broken"):
+        sandbox.Worker(LIMITS)
