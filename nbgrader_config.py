@@ -32,19 +32,21 @@ c.ExecutePreprocessor.timeout = 120
 # not sanitize (malformed JSON, duplicated, deleted or stripped cells) is repaired or stood in for, and
 # graded, never dropped. generate_feedback shows the verdicts without the hidden tests.
 # MHSA_UNSANDBOXED=1 runs learner code unsandboxed, with your permissions.
-from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor  # noqa: E402
-from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput, GetGrades,  # noqa: E402
-                                    IgnorePattern, LimitOutput, OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
-
-from mhsa_ref.grading.nbgrader_plugin import (HideTests, JudgedExecute, RepairCells,  # noqa: E402
-                                              SubmissionExporter)
-
-c.Autograde.exporter_class = SubmissionExporter
-c.Autograde.sanitize_preprocessors = [ClearOutput, RepairCells, OverwriteKernelspec, OverwriteCells,
-                                      CheckCellMetadata]
-c.Autograde.autograde_preprocessors = [JudgedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
-                                       SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
-c.GenerateFeedback.preprocessors = [GetGrades, HideTests, CSSHTMLHeaderPreprocessor]
+# Named by strings, imported only by the command that uses them: `nbgrader generate_assignment`,
+# `validate`, `export` and the others start without importing torch for the grader.
+PLUGIN = "mhsa_ref.grading.nbgrader_plugin."
+c.Autograde.exporter_class = PLUGIN + "SubmissionExporter"
+c.Autograde.sanitize_preprocessors = ["nbgrader.preprocessors.ClearOutput", PLUGIN + "RepairCells",
+                                      "nbgrader.preprocessors.OverwriteKernelspec",
+                                      "nbgrader.preprocessors.OverwriteCells",
+                                      "nbgrader.preprocessors.CheckCellMetadata"]
+c.Autograde.autograde_preprocessors = [PLUGIN + "JudgedExecute", "nbgrader.preprocessors.IgnorePattern",
+                                       "nbconvert.preprocessors.ClearMetadataPreprocessor",
+                                       "nbgrader.preprocessors.LimitOutput", "nbgrader.preprocessors.SaveAutoGrades",
+                                       "nbgrader.preprocessors.AssignLatePenalties",
+                                       "nbgrader.preprocessors.CheckCellMetadata"]
+c.GenerateFeedback.preprocessors = ["nbgrader.preprocessors.GetGrades", PLUGIN + "HideTests",
+                                    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor"]
 c.JudgedExecute.sandboxed = not os.environ.get("MHSA_UNSANDBOXED")
 # c.JudgedExecute.workers = 4                 # sandboxed workers at once (default: one per core)
 # c.JudgedExecute.limits = {"cell_s": 60}     # per-notebook limits (mhsa_ref/grading/sandbox.py: Limits)

@@ -25,6 +25,7 @@ import pytest
 
 import demo_builder
 from conftest import ROOT, tool_env
+from mhsa_ref.grading import nbgrader_plugin
 from mhsa_ref.grading import run as grading
 from mhsa_ref.grading import sandbox
 
@@ -361,18 +362,26 @@ def plain_graded(graded, tmp_path_factory):
     env = {**tool_env(), "MHSA_DB_URL": ""}
     subprocess.run(["nbgrader", "generate_assignment", A, "--force", "--log-level=ERROR"], cwd=plain, env=env,
                    check=True, capture_output=True, timeout=300)
-    result = subprocess.run(["nbgrader", "autograde", A, "--log-level=WARN"], cwd=plain, env=env,
-                            capture_output=True, text=True, timeout=900)
+    times = plain / "times.jsonl"
+    result = subprocess.run(["nbgrader", "autograde", A, "--log-level=WARN"], cwd=plain,
+                            env={**env, nbgrader_plugin.TIMES_ENV: str(times)}, capture_output=True, text=True, timeout=900)
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{plain / 'gradebook.db'}") as gb:
         scores = {s.student.id: s.score for s in gb.assignment_submissions(A)}
-    return plain, result, scores
+    return plain, result, scores, [json.loads(line) for line in times.read_text().splitlines()]
+
+
+def test_plain_nbgrader_grades_ahead_of_its_loop_on_reused_workers(plain_graded):
+    *_, times = plain_graded
+    assert len(times) == len(EXPECTED) and all(t["ahead"] for t in times)  # each was sent to a worker beforehand
+    # two workers, replaced only when a notebook killed its own (os._exit and a crash end only the child)
+    assert sum("worker start" in t for t in times) <= 4
 
 
 def test_plain_nbgrader_grades_the_whole_attack_class_as_make_grade_does(graded, plain_graded):
     _, jobs, _, _ = graded
-    _, result, scores = plain_graded
+    _, result, scores, _ = plain_graded
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-3000:]
     assert "There was an error processing" not in log, log[-3000:]
@@ -381,7 +390,7 @@ def test_plain_nbgrader_grades_the_whole_attack_class_as_make_grade_does(graded,
 
 def test_plain_nbgrader_says_why_a_notebook_could_not_be_graded_in_full(graded, plain_graded):
     _, jobs, _, _ = graded
-    _, result, _ = plain_graded
+    _, result, _, _ = plain_graded
     log = result.stdout + result.stderr
     stopped = {who: job.reason for who, job in jobs.items() if job.reason}
     assert {"infinite_loop", "os_exit", "segfault", "malformed"} <= set(stopped)
@@ -393,7 +402,7 @@ def test_plain_nbgrader_says_why_a_notebook_could_not_be_graded_in_full(graded, 
 
 
 def test_plain_nbgrader_feedback_shows_the_verdicts_of_repaired_notebooks(plain_graded):
-    plain, _, _ = plain_graded
+    plain, _, _, _ = plain_graded
     env = {**tool_env(), "MHSA_DB_URL": ""}
     subprocess.run(["nbgrader", "generate_feedback", A, "--log-level=ERROR"], cwd=plain, env=env, check=True,
                    capture_output=True, timeout=600)

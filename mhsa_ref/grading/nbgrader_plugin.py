@@ -88,6 +88,11 @@ def instructor_notebook(configurable, assignment: str, notebook: str) -> nbforma
     return nbformat.read(_root(configurable) / source / assignment / f"{notebook}.ipynb", as_version=4)
 
 
+def _names(entry, cls) -> bool:
+    """Whether a configured preprocessor (a class or an importable name, as nbgrader_config.py gives it) is `cls`."""
+    return entry is cls or entry == f"{cls.__module__}.{cls.__qualname__}"
+
+
 def _meta(cell) -> dict | None:
     metadata = cell.get("metadata")
     meta = metadata.get("nbgrader") if isinstance(metadata, dict) else None
@@ -107,7 +112,7 @@ class SubmissionExporter(NotebookExporter):
     def __init__(self, *args, **kw):
         super().__init__(*args, **kw)
         converter = _converter(self)
-        if converter is not None and JudgedExecute in getattr(converter, "autograde_preprocessors", ()):
+        if converter is not None and any(_names(p, JudgedExecute) for p in getattr(converter, "autograde_preprocessors", ())):
             _session(JudgedExecute(parent=self)).grade_ahead(converter, Path(converter.coursedir.root))
 
     def from_file(self, file_stream, resources=None, **kw):
@@ -246,7 +251,8 @@ class _Session:
         text, _ = grading.read_submission(path)
         with self.lock:
             entry = self.ahead.pop((student, name, notebook), None)
-        if entry is None or entry[0] != hashlib.sha256(text.encode()).hexdigest():
+        ahead = entry is not None and entry[0] == hashlib.sha256(text.encode()).hexdigest()
+        if not ahead:
             self.submit(student, name, path, root, priority=0)  # not graded ahead, or the file changed since
             with self.lock:
                 entry = self.ahead.pop((student, name, notebook))
@@ -258,7 +264,8 @@ class _Session:
             outcome.reason = reason
         if os.environ.get(TIMES_ENV):
             with open(os.environ[TIMES_ENV], "a") as f:
-                f.write(json.dumps({"student": student, "assignment": name, "waited": waited, **outcome.timing}) + "\n")
+                f.write(json.dumps({"student": student, "assignment": name, "ahead": ahead, "waited": waited,
+                                    **outcome.timing}) + "\n")
         return outcome
 
 
