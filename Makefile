@@ -91,7 +91,7 @@ exercises: $(STAMPS)/exercises
 
 $(STAMPS)/exercises: $(INSTALLED) $(SOLUTIONS) nbgrader_config.py
 	@mkdir -p $(STAMPS)
-	for a in $(ASSIGNMENTS); do $(BIN)/nbgrader generate_assignment "$$a" --force --log-level=ERROR; done
+	$(BIN)/nbgrader generate_assignment "[0-9][0-9]_*" --force --log-level=ERROR
 	touch $@
 
 # --- the static site --------------------------------------------------------------------------
@@ -130,8 +130,11 @@ where: $(STAMPS)/grade-demo
 	@$(BIN)/python -m mhsa_ref.course report
 
 # --- tests, benchmarks, learners ----------------------------------------------------------------
+# On every core (pytest-xdist), a test file to a worker: module fixtures (a graded class, a built kit)
+# are made once. The longest files go first (tests/conftest.py: LONGEST_FIRST), and the tests that need
+# the built site share one `make` (conftest.py: made).
 test: test-packages $(INSTALLED)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile --no-loadscope-reorder
 
 # The built site on loopback, as any static host would serve it (PORT=8000 by default).
 PORT ?= 8000

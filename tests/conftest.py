@@ -22,7 +22,15 @@ VENV_BIN = ROOT / ".venv" / "bin"
 
 
 
+# `make test` hands whole files to pytest-xdist's workers in this order (--dist loadfile
+# --no-loadscope-reorder): the longest first, so no long file starts last and holds up the end.
+LONGEST_FIRST = ("test_pipeline.py", "test_book.py", "test_grade.py", "test_learner_kit.py", "test_browser.py",
+                 "test_judge.py", "test_postgres.py", "test_checks.py")
+
+
 def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: a file keeps its own order
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason="needs CUDA: torch.cuda.is_available() is False on this machine")
@@ -66,10 +74,16 @@ def tool_env() -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def made():
-    """Run the README's first command, `make`, once for the session (it builds in the repo itself)."""
-    import subprocess
+    """Run the README's first command, `make`, once for the session (it builds in the repo itself).
 
-    result = subprocess.run(["make"], cwd=ROOT, env=tool_env(), capture_output=True, text=True, timeout=1800)
+    Under pytest-xdist each worker process has its own session: a file lock lets the first one build
+    and the others wait, then run their own `make`, which finds everything built and redoes nothing.
+    """
+    from filelock import FileLock
+
+    (ROOT / "_build").mkdir(exist_ok=True)
+    with FileLock(str(ROOT / "_build" / "make.lock")):
+        result = subprocess.run(["make"], cwd=ROOT, env=tool_env(), capture_output=True, text=True, timeout=1800)
     assert result.returncode == 0, f"make failed:\n{result.stdout[-5000:]}\n{result.stderr[-5000:]}"
     return result
 
