@@ -13,8 +13,10 @@ from __future__ import annotations
 import importlib
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import nbformat
+if TYPE_CHECKING:  # the worker imports this module; nbformat would cost it a second (worker.learner_cells)
+    import nbformat
 
 from mhsa_ref.checks._core import CheckFailure, invoker
 from mhsa_ref.grading.trace import Recorder, Replayer, TraceError

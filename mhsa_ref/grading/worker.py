@@ -45,10 +45,9 @@ def _preload() -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    import nbformat  # noqa: F401
-    import torch
+    import torch  # noqa: F401
 
-    from mhsa_ref.checks import (_core, attention, concat_and_output, cost_and_gpu, elmo, one_hot,  # noqa: F401
+    from mhsa_ref.checks import (attention, concat_and_output, cost_and_gpu, elmo, one_hot,  # noqa: F401
                                  self_attention, split_heads, word2vec)
     from mhsa_ref.grading import judge  # noqa: F401
 
@@ -98,6 +97,34 @@ def _limits(limits: dict) -> None:
         resource.setrlimit(getattr(resource, name), (value, value))
 
 
+def learner_cells(text: str) -> list[tuple[str | None, str | None, str]]:
+    """(grade_id, cell id, source) of each code cell of a submission, whatever its metadata holds.
+
+    Read with json, not nbformat: importing nbformat costs a second per worker (jsonschema's format
+    checkers), and a notebook in the format nbgrader releases (v4) needs nothing of it. Older formats
+    are converted by nbformat. Raises ValueError when the text is not a notebook.
+    """
+    data = json.loads(text)
+    if isinstance(data, dict) and data.get("nbformat") in (1, 2, 3):
+        import nbformat
+
+        data = json.loads(nbformat.writes(nbformat.reads(text, as_version=4)))
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+        raise ValueError("this is not a notebook: it has no list of cells")
+    cells = []
+    for cell in data["cells"]:
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        metadata = cell.get("metadata") if isinstance(cell.get("metadata"), dict) else {}
+        nbgrader = metadata.get("nbgrader") if isinstance(metadata.get("nbgrader"), dict) else {}
+        grade_id = nbgrader.get("grade_id") if isinstance(nbgrader.get("grade_id"), str) else None
+        cell_id = cell.get("id") if isinstance(cell.get("id"), str) else None
+        source = cell.get("source", "")
+        source = "".join(map(str, source)) if isinstance(source, list) else source if isinstance(source, str) else ""
+        cells.append((grade_id, cell_id, source))
+    return cells
+
+
 def _quiet() -> None:
     """The notebook's prints and tracebacks go nowhere: the worker's stdout is the protocol pipe."""
     devnull = os.open(os.devnull, os.O_RDWR)
@@ -116,7 +143,6 @@ def _child(job: dict, out) -> None:
         scratch = os.path.join(WORKER_DIR, "scratch")
         os.makedirs(scratch, exist_ok=True)
         os.chdir(scratch)
-        import nbformat
         from IPython.core.interactiveshell import InteractiveShell
 
         from mhsa_ref.grading import judge
@@ -126,7 +152,7 @@ def _child(job: dict, out) -> None:
         tests = {c.grade_id: c for c in plan.cells}
         shell = InteractiveShell.instance()
         try:
-            learner = nbformat.reads(job["notebook"], as_version=4)
+            learner = learner_cells(job["notebook"])
         except Exception as e:  # malformed JSON or not a notebook: nothing of it runs
             _emit(out, {"job": job["job"], "note": f"the notebook could not be read: {type(e).__name__}: {e}"[:500]})
             os._exit(3)
@@ -138,19 +164,16 @@ def _child(job: dict, out) -> None:
         # which runs in its place. Locked and test cells run as the instructor wrote them, never the copy.
         order: list[tuple[str, str]] = []
         sources: dict[str, str] = {}
-        for cell in learner.cells:
-            if cell.get("cell_type") != "code":
-                continue
-            grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        for grade_id, cell_id, source in learner:
             if grade_id in graded:
                 if (graded[grade_id], grade_id) not in order:
                     order.append((graded[grade_id], grade_id))
                     if graded[grade_id] == "solution":
-                        sources[grade_id] = cell.get("source", "")
-            elif grade_id in known or cell.get("id") in free:
+                        sources[grade_id] = source
+            elif grade_id in known or cell_id in free:
                 continue
             else:
-                order.append(("extra", cell.get("source", "")))
+                order.append(("extra", source))
         position = 0  # the next entry of `order` not yet reached
 
         def run(source: str, label: str) -> None:
