@@ -8,28 +8,33 @@ that grade learners' notebooks.
 
 Letters: B batch, T query length, S key length, h heads, d_k head width, d_model = h · d_k.
 Mask convention: boolean, True means "may attend".
+
+Importing the package imports nothing else: each name below is imported from its module on first
+use (PEP 562), so a process that only needs the grader's sandbox (`mhsa_ref.grading.sandbox`) does
+not pay for torch. `from mhsa_ref import softmax` and `mhsa_ref.softmax` work as usual.
 """
 
-from mhsa_ref.attention import (
-    attention_weights,
-    fused_scaled_dot_product_attention,
-    scaled_dot_product_attention,
-    softmax,
-)
-from mhsa_ref.backend import Choice, choose_path, cuda_kernel, pick_device
-from mhsa_ref.concat_and_output import (
-    MultiHeadSelfAttention,
-    fused_multi_head_self_attention,
-    merge_heads,
-    multi_head_self_attention,
-    multi_head_self_attention_loop,
-)
-from mhsa_ref.elmo import bidirectional_targets, scalar_mix
-from mhsa_ref.one_hot import build_vocab, cosine_similarity, one_hot
-from mhsa_ref.word2vec import noise_distribution, sgns_loss, skipgram_pairs
-from mhsa_ref.cost_and_gpu import achieved_tflops, attention_flops, attention_score_bytes
-from mhsa_ref.self_attention import causal_mask, fused_self_attention, project_qkv, self_attention
-from mhsa_ref.split_heads import multi_head_attention_weights, split_heads
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+
+# module -> the names it gives the package
+_EXPORTS = {
+    "attention": ("attention_weights", "fused_scaled_dot_product_attention", "scaled_dot_product_attention",
+        "softmax",),
+    "backend": ("Choice", "choose_path", "cuda_kernel", "pick_device",),
+    "concat_and_output": ("fused_multi_head_self_attention", "merge_heads", "multi_head_self_attention",
+        "multi_head_self_attention_loop", "MultiHeadSelfAttention",),
+    "elmo": ("bidirectional_targets", "scalar_mix",),
+    "one_hot": ("build_vocab", "cosine_similarity", "one_hot",),
+    "word2vec": ("noise_distribution", "sgns_loss", "skipgram_pairs",),
+    "cost_and_gpu": ("achieved_tflops", "attention_flops", "attention_score_bytes",),
+    "self_attention": ("causal_mask", "fused_self_attention", "project_qkv", "self_attention",),
+    "split_heads": ("multi_head_attention_weights", "split_heads",),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
     "Choice",
@@ -63,3 +68,35 @@ __all__ = [
     "softmax",
     "split_heads",
 ]
+
+
+class _Package(types.ModuleType):
+    """`mhsa_ref.one_hot` is the function, not its module, as it always was (likewise `self_attention` and
+    `split_heads`): importing a submodule sets the package's attribute of that name to the module, so
+    the function takes that place instead. The modules stay in sys.modules (`from mhsa_ref.one_hot import ...`)."""
+
+    def __setattr__(self, name: str, value) -> None:
+        if name in _MODULE_OF and isinstance(value, types.ModuleType) and hasattr(value, name):
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+
+def __getattr__(name: str):
+    if name in _MODULE_OF:
+        value = getattr(importlib.import_module(f"mhsa_ref.{_MODULE_OF[name]}"), name)
+    else:
+        try:  # a submodule: `import mhsa_ref` then `mhsa_ref.attention`
+            value = importlib.import_module(f"mhsa_ref.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"mhsa_ref.{name}":
+                raise
+            raise AttributeError(f"module 'mhsa_ref' has no attribute {name!r}") from None
+    globals()[name] = value  # looked up once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_MODULE_OF))

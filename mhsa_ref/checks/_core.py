@@ -82,8 +82,10 @@ class _OpRecorder(TorchDispatchMode):
 
 def _is_reference_file(filename: str) -> bool:
     path = os.path.abspath(filename)
+    # the package's __init__ holds no reference code, only the lazy lookup of `mhsa_ref.softmax` and the
+    # like: a learner who calls mhsa_ref.softmax is named for softmax, the function it reaches next
     return (path.startswith(_PACKAGE_DIR + os.sep) and not path.startswith(_CHECKS_DIR + os.sep)
-            and not path.startswith(_GRADING_DIR + os.sep))
+            and not path.startswith(_GRADING_DIR + os.sep) and path != os.path.join(_PACKAGE_DIR, "__init__.py"))
 
 
 def dtype_name(x: Tensor) -> str:
