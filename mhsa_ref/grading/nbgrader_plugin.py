@@ -46,8 +46,8 @@ from traitlets import Bool, Dict, Integer
 
 from nbgrader.preprocessors import ClearSolutions, NbGraderPreprocessor
 
-from mhsa_ref.grading import judge as J
-from mhsa_ref.grading import run as grading
+# torch-free: the workers start before this process imports torch and the checks (for the judge)
+from mhsa_ref.grading import pool as pooling
 from mhsa_ref.grading.sandbox import Limits
 
 _HIDDEN = "### BEGIN HIDDEN TESTS"
@@ -113,7 +113,9 @@ class SubmissionExporter(NotebookExporter):
         super().__init__(*args, **kw)
         converter = _converter(self)
         if converter is not None and any(_names(p, JudgedExecute) for p in getattr(converter, "autograde_preprocessors", ())):
-            _session(JudgedExecute(parent=self)).grade_ahead(converter, Path(converter.coursedir.root))
+            todo = _to_grade(converter)
+            if todo:
+                _session(JudgedExecute(parent=self), len(todo)).grade_ahead(todo, Path(converter.coursedir.root))
 
     def from_file(self, file_stream, resources=None, **kw):
         try:
@@ -209,37 +211,36 @@ class _Session:
     """One `nbgrader autograde` run: its worker pool, its assignments, the notebooks graded ahead."""
 
     def __init__(self, workers: int, limits: Limits, sandboxed: bool) -> None:
-        self.pool = grading.Pool(workers, limits, sandboxed=sandboxed)
-        self.assignments: dict[tuple[Path, str], grading.Assignment] = {}
+        self.pool = pooling.Pool(workers, limits, sandboxed=sandboxed)
+        self.assignments: dict = {}  # (course root, name) -> mhsa_ref.grading.run.Assignment
         self.ahead: dict[tuple[str, str, str], tuple] = {}  # (student, assignment, notebook) -> (digest, future, why unread)
-        self.started: set = set()  # the converters whose submissions were sent ahead
         self.lock = threading.Lock()
-        atexit.register(self.pool.close)
+        atexit.register(self.close)
 
-    def assignment(self, root: Path, name: str) -> grading.Assignment:
+    def close(self) -> None:
+        self.pool.close()
+        pooling.quick_exit()
+
+    def assignment(self, root: Path, name: str):
         if (root, name) not in self.assignments:
-            self.assignments[(root, name)] = grading.load_assignment(root, name)
+            from mhsa_ref.grading import run  # imports torch and the checks: the workers are starting by now
+
+            self.assignments[(root, name)] = run.load_assignment(root, name)
         return self.assignments[(root, name)]
 
-    def grade_ahead(self, converter, root: Path) -> None:
-        """Send every submission this run will grade to the workers, in nbgrader's order."""
-        with self.lock:
-            if converter in self.started:
-                return
-            self.started.add(converter)
-        for folder in sorted(converter.assignments):
-            match = re.match(_submitted_pattern(converter), folder)
-            if match is None or not _will_grade(converter, match["assignment_id"], match["student_id"]):
+    def grade_ahead(self, todo: list[tuple[str, str, Path]], root: Path) -> None:
+        """Send these submissions (student, assignment, notebook file) to the workers, in this order."""
+        refused: set[str] = set()
+        for student, name, path in todo:
+            if name in refused:
                 continue
-            for path in sorted(converter.assignments[folder]):
-                try:
-                    self.submit(match["student_id"], match["assignment_id"], Path(path), root, priority=1)
-                except (OSError, ValueError, J.PlanError) as e:  # the run itself will report this assignment
-                    converter.log.debug("not graded ahead: %s (%s)", path, e)
-                    break
+            try:
+                self.submit(student, name, path, root, priority=1)
+            except (OSError, ValueError):  # the run itself will report this assignment (a PlanError is one)
+                refused.add(name)
 
     def submit(self, student: str, name: str, path: Path, root: Path, *, priority: int):
-        text, reason = grading.read_submission(path)
+        text, reason = pooling.read_submission(path)
         digest = hashlib.sha256(text.encode()).hexdigest()
         future = self.pool.submit(f"{student}/{name}", text, self.assignment(root, name), priority=priority)
         with self.lock:
@@ -248,7 +249,7 @@ class _Session:
 
     def outcome(self, root: Path, submitted: Path, student: str, name: str, notebook: str):
         path = submitted / f"{notebook}.ipynb"
-        text, _ = grading.read_submission(path)
+        text, _ = pooling.read_submission(path)
         with self.lock:
             entry = self.ahead.pop((student, name, notebook), None)
         ahead = entry is not None and entry[0] == hashlib.sha256(text.encode()).hexdigest()
@@ -267,6 +268,17 @@ class _Session:
                 f.write(json.dumps({"student": student, "assignment": name, "ahead": ahead, "waited": waited,
                                     **outcome.timing}) + "\n")
         return outcome
+
+
+def _to_grade(converter) -> list[tuple[str, str, Path]]:
+    """(student, assignment, notebook file) of every submission nbgrader's converter will grade, in its order."""
+    pattern = _submitted_pattern(converter)
+    todo = []
+    for folder in sorted(converter.assignments):
+        match = re.match(pattern, folder)
+        if match is not None and _will_grade(converter, match["assignment_id"], match["student_id"]):
+            todo += [(match["student_id"], match["assignment_id"], Path(p)) for p in sorted(converter.assignments[folder])]
+    return todo
 
 
 def _submitted_pattern(converter) -> str:
@@ -291,12 +303,14 @@ _SESSION: _Session | None = None
 _SESSION_LOCK = threading.Lock()
 
 
-def _session(preprocessor: "JudgedExecute") -> _Session:
+def _session(preprocessor: "JudgedExecute", notebooks: int = 1) -> _Session:
+    """The run's session, started for `notebooks` notebooks (the pool's size: run.pool_size)."""
     global _SESSION
     with _SESSION_LOCK:
         if _SESSION is None:
             limits = Limits(**{**Limits().as_dict(), **preprocessor.limits})
-            _SESSION = _Session(preprocessor.workers or os.cpu_count() or 1, limits, preprocessor.sandboxed)
+            workers = pooling.pool_size(notebooks, preprocessor.workers)
+            _SESSION = _Session(workers, limits, preprocessor.sandboxed)
         return _SESSION
 
 
@@ -304,7 +318,8 @@ class JudgedExecute(NbGraderPreprocessor):
     """Replaces nbgrader's Execute: the submission is graded by the sandboxed workers and the judge."""
 
     sandboxed = Bool(True, help="Run learner code in bubblewrap (refuse to run without it).").tag(config=True)
-    workers = Integer(0, help="Sandboxed workers grading at once (0: one per core).").tag(config=True)
+    workers = Integer(0, help="Sandboxed workers grading at once (0: one per 8 notebooks, up to one per core)."
+                      ).tag(config=True)
     limits = Dict({}, help="Per-notebook limits: fields of mhsa_ref.grading.sandbox.Limits, e.g. "
                            "{'cell_s': 60}.").tag(config=True)
 

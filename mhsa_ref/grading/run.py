@@ -21,14 +21,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import html
-import itertools
 import json
 import os
-import queue
 import sys
-import threading
 import time
-from concurrent.futures import Future, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,7 +33,8 @@ import nbformat
 
 import mhsa_ref
 from mhsa_ref.grading import judge as J
-from mhsa_ref.grading.sandbox import Limits, SandboxUnavailable, Worker
+from mhsa_ref.grading.pool import Pool, pool_size, quick_exit, read_submission
+from mhsa_ref.grading.sandbox import Limits, SandboxUnavailable
 
 VERDICTS = "mhsa-verdicts.json"
 
@@ -168,136 +166,6 @@ def keep(course: Path, job: Job) -> None:
     os.replace(tmp, path)  # atomic: a kill leaves the old file or the new one, never half of one
 
 
-def run_notebook(worker: Worker, job_id: str, notebook: str, assignment: Assignment
-                 ) -> tuple[dict, list[str], str, dict]:
-    """One notebook through a worker: its records (grade_id -> record), the worker's notes, why it stopped
-    early, and the worker's timing ({"cells": s, "recording": s})."""
-    records: dict = {}
-    notes: list[str] = []
-    reason = ""
-    timing: dict = {}
-    for message in worker.run({"job": job_id, "notebook": notebook, "module": assignment.plan.module,
-                               "steps": assignment.steps, "free_cells": assignment.free_cells}):
-        if "record" in message:
-            records.setdefault(str(message["record"]), message.get("data"))  # a repeated cell counts once
-        elif "note" in message:
-            notes.append(str(message["note"])[:500])
-        elif "timing" in message and isinstance(message["timing"], dict):
-            timing = {k: float(v) for k, v in message["timing"].items() if isinstance(v, (int, float))}
-        elif message.get("done"):
-            reason = str(message.get("reason") or "")
-    return records, notes, reason, timing
-
-
-@dataclass
-class Outcome:
-    """What grading one notebook gave: the judge's verdicts, the worker's notes, why it stopped early."""
-
-    verdicts: list[J.Verdict]
-    notes: list[str]
-    reason: str
-    # seconds: "worker start" (when this notebook had to start its worker), "cells" (the instructor's and
-    # the learner's cells), "recording" (the checks' calls, recorded), "judging", "notebook" (all of it)
-    timing: dict
-
-
-# The checks seed PyTorch's global generator (torch.random.fork_rng) to build some of their inputs, so
-# two judges in two threads could draw each other's numbers: the judge runs one notebook at a time.
-_JUDGE = threading.Lock()
-
-
-def _warm_judge() -> None:
-    from mhsa_ref.grading.worker import warm_up
-
-    with _JUDGE:
-        warm_up()
-
-
-def read_submission(path: Path) -> tuple[str, str]:
-    """A submission's text, and why it could not be read ("" when it could)."""
-    try:
-        return path.read_text(errors="replace"), ""
-    except OSError as e:
-        return "", f"the notebook could not be read: {e}"
-
-
-def grade(worker: Worker, job_id: str, notebook: str, assignment: Assignment) -> Outcome:
-    """One notebook: recorded by the sandboxed worker, decided by the judge here."""
-    start = time.monotonic()
-    records, notes, reason, timing = run_notebook(worker, job_id, notebook, assignment)
-    judged = time.monotonic()
-    with _JUDGE:
-        verdicts = J.judge(assignment.plan, records)
-    end = time.monotonic()
-    return Outcome(verdicts, notes, reason, {**timing, "judging": end - judged, "notebook": end - start})
-
-
-class Pool:
-    """Sandboxed workers, one per thread, each reused for every notebook its thread grades.
-
-    `submit` returns a Future of the notebook's Outcome. Requests with a lower `priority` go first
-    (a notebook someone is waiting for before ones graded ahead of time). A worker that died is
-    replaced for the next notebook. The threads are daemons and `close` kills the workers, so an
-    interrupted run leaves nothing behind.
-    """
-
-    def __init__(self, workers: int, limits: Limits = Limits(), *, sandboxed: bool = True) -> None:
-        self.limits, self.sandboxed = limits, sandboxed
-        self._queue: queue.PriorityQueue = queue.PriorityQueue()
-        self._order = itertools.count()
-        self._workers: list[Worker] = []
-        self._lock = threading.Lock()
-        self._closed = False
-        self._threads = [threading.Thread(target=self._serve, daemon=True, name=f"mhsa-grader-{i}")
-                         for i in range(max(1, workers))]
-        for thread in self._threads:
-            thread.start()
-        # the judge's first check would pay PyTorch's first-use imports: paid while the workers start
-        threading.Thread(target=_warm_judge, daemon=True, name="mhsa-judge-warm-up").start()
-
-    def submit(self, job_id: str, notebook: str, assignment: Assignment, *, priority: int = 1) -> Future:
-        future: Future = Future()
-        self._queue.put((priority, next(self._order), future, (job_id, notebook, assignment)))
-        return future
-
-    def _serve(self) -> None:
-        worker: Worker | None = None
-        while True:
-            _, _, future, task = self._queue.get()
-            if future is None or self._closed:
-                return
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                started = 0.0
-                if worker is None or worker.process.poll() is not None:
-                    worker = Worker(self.limits, sandboxed=self.sandboxed)
-                    started = worker.start_s
-                    with self._lock:
-                        self._workers.append(worker)
-                outcome = grade(worker, *task)
-                if started:
-                    outcome.timing["worker start"] = started
-                future.set_result(outcome)
-            except BaseException as e:  # noqa: BLE001 - the caller decides (SandboxUnavailable stops a run)
-                future.set_exception(e)
-
-    def close(self) -> None:
-        self._closed = True
-        for _ in self._threads:
-            self._queue.put((-1, next(self._order), None, None))
-        with self._lock:
-            for worker in self._workers:
-                worker.close()
-            self._workers.clear()
-
-    def __enter__(self) -> "Pool":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
 def write_gradebook(course: Path, db_url: str, jobs: list[Job]) -> None:
     from nbgrader.api import Gradebook, MissingEntry
 
@@ -310,9 +178,9 @@ def write_gradebook(course: Path, db_url: str, jobs: list[Job]) -> None:
             except MissingEntry:
                 gb.add_submission(name, job.student)
             for verdict in job.verdicts:
-                grade = gb.find_grade(verdict.grade_id, name, name, job.student)
-                grade.auto_score = verdict.earned
-                grade.manual_score = None
+                cell = gb.find_grade(verdict.grade_id, name, name, job.student)
+                cell.auto_score = verdict.earned
+                cell.manual_score = None
             gb.db.commit()
 
 
@@ -362,7 +230,7 @@ def run(course: Path, *, assignment: str | None = None, workers: int | None = No
     first four summed over notebooks, as worker time; the others as wall time here)."""
     jobs, refused = discover(course, assignment)
     todo = [job for job in jobs if not load_kept(course, job)]
-    workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
+    workers = pool_size(len(todo), workers)
     bar = None
     if progress and todo:
         from tqdm import tqdm
@@ -422,7 +290,8 @@ def summary(jobs: list[Job], refused: list) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Grade the class: sandboxed, parallel, judged outside the notebooks.")
     parser.add_argument("--assignment", help="only this assignment (default: every one with submissions)")
-    parser.add_argument("--workers", type=int, help="parallel notebooks (default: one per core)")
+    parser.add_argument("--workers", type=int,
+                        help="sandboxed workers at once (default: one per 8 notebooks, up to one per core)")
     parser.add_argument("--unsandboxed", action="store_true",
                         help="run learner code without bubblewrap, with your own permissions (not recommended)")
     parser.add_argument("--course", type=Path, default=Path.cwd())
@@ -454,4 +323,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    quick_exit()
+    sys.exit(code)

@@ -1,0 +1,194 @@
+"""The sandboxed workers of a grading run, reused for every notebook: `make grade` and plain nbgrader share it.
+
+`Pool` starts its workers at once, one thread each, and grades the notebooks it is given: a worker
+records (`worker.py`), the judge here decides (`judge.py`). Importing this module imports neither
+torch nor the checks, so a grader can start its workers before it pays for those itself: the judge
+is imported by the first notebook judged, or by the warm-up thread the pool starts beside its
+workers.
+"""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import math
+import os
+import queue
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mhsa_ref.grading.sandbox import Limits, SandboxUnavailable, Worker
+
+if TYPE_CHECKING:
+    from mhsa_ref.grading.judge import Verdict
+    from mhsa_ref.grading.run import Assignment
+
+
+# A worker takes about 2.5 s of a core to start (Python, torch, the checks, the warm-up) and grades a
+# notebook in about 0.3 s (benchmarks/RESULTS.md): a second worker pays for itself from about 8 notebooks.
+NOTEBOOKS_PER_WORKER = 8
+
+
+def pool_size(notebooks: int, workers: int | None = None) -> int:
+    """How many workers to start for `notebooks`: as asked, or one per 8 notebooks up to one per core."""
+    if workers:
+        return max(1, min(workers, notebooks))
+    return max(1, min(os.cpu_count() or 1, math.ceil(notebooks / NOTEBOOKS_PER_WORKER)))
+
+
+def run_notebook(worker: Worker, job_id: str, notebook: str, assignment: Assignment
+                 ) -> tuple[dict, list[str], str, dict]:
+    """One notebook through a worker: its records (grade_id -> record), the worker's notes, why it stopped
+    early, and the worker's timing ({"cells": s, "recording": s})."""
+    records: dict = {}
+    notes: list[str] = []
+    reason = ""
+    timing: dict = {}
+    for message in worker.run({"job": job_id, "notebook": notebook, "module": assignment.plan.module,
+                               "steps": assignment.steps, "free_cells": assignment.free_cells}):
+        if "record" in message:
+            records.setdefault(str(message["record"]), message.get("data"))  # a repeated cell counts once
+        elif "note" in message:
+            notes.append(str(message["note"])[:500])
+        elif "timing" in message and isinstance(message["timing"], dict):
+            timing = {k: float(v) for k, v in message["timing"].items() if isinstance(v, (int, float))}
+        elif message.get("done"):
+            reason = str(message.get("reason") or "")
+    return records, notes, reason, timing
+
+
+@dataclass
+class Outcome:
+    """What grading one notebook gave: the judge's verdicts, the worker's notes, why it stopped early."""
+
+    verdicts: list[Verdict]
+    notes: list[str]
+    reason: str
+    # seconds: "worker start" (when this notebook had to start its worker), "cells" (the instructor's and
+    # the learner's cells), "recording" (the checks' calls, recorded), "judging", "notebook" (all of it)
+    timing: dict
+
+
+# The checks seed PyTorch's global generator (torch.random.fork_rng) to build some of their inputs, so
+# two judges in two threads could draw each other's numbers: the judge runs one notebook at a time.
+_JUDGE = threading.Lock()
+
+
+def _warm_judge() -> None:
+    from mhsa_ref.grading.worker import warm_up
+
+    with _JUDGE:
+        warm_up()
+
+
+def read_submission(path: Path) -> tuple[str, str]:
+    """A submission's text, and why it could not be read ("" when it could)."""
+    try:
+        return path.read_text(errors="replace"), ""
+    except OSError as e:
+        return "", f"the notebook could not be read: {e}"
+
+
+def grade(worker: Worker, job_id: str, notebook: str, assignment: Assignment) -> Outcome:
+    """One notebook: recorded by the sandboxed worker, decided by the judge here."""
+    start = time.monotonic()
+    records, notes, reason, timing = run_notebook(worker, job_id, notebook, assignment)
+    judged = time.monotonic()
+    from mhsa_ref.grading import judge
+
+    with _JUDGE:
+        verdicts = judge.judge(assignment.plan, records)
+    end = time.monotonic()
+    return Outcome(verdicts, notes, reason, {**timing, "judging": end - judged, "notebook": end - start})
+
+
+class Pool:
+    """Sandboxed workers, one per thread, each reused for every notebook its thread grades.
+
+    `submit` returns a Future of the notebook's Outcome. Requests with a lower `priority` go first
+    (a notebook someone is waiting for before ones graded ahead of time). A worker that died is
+    replaced for the next notebook. The threads are daemons and `close` kills the workers, so an
+    interrupted run leaves nothing behind.
+    """
+
+    def __init__(self, workers: int, limits: Limits = Limits(), *, sandboxed: bool = True) -> None:
+        self.limits, self.sandboxed = limits, sandboxed
+        self._queue: queue.PriorityQueue = queue.PriorityQueue()
+        self._order = itertools.count()
+        self._workers: list[Worker] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        self._threads = [threading.Thread(target=self._serve, daemon=True, name=f"mhsa-grader-{i}")
+                         for i in range(max(1, workers))]
+        for thread in self._threads:
+            thread.start()
+        # the judge's first check would pay PyTorch's first-use imports: paid while the workers start
+        threading.Thread(target=_warm_judge, daemon=True, name="mhsa-judge-warm-up").start()
+
+    def submit(self, job_id: str, notebook: str, assignment: Assignment, *, priority: int = 1) -> Future:
+        future: Future = Future()
+        self._queue.put((priority, next(self._order), future, (job_id, notebook, assignment)))
+        return future
+
+    def _start(self) -> Worker:
+        worker = Worker(self.limits, sandboxed=self.sandboxed)
+        with self._lock:
+            self._workers.append(worker)
+            closed = self._closed
+        if closed:  # closed while it was starting: it must not outlive the pool
+            worker.close()
+        return worker
+
+    def _serve(self) -> None:
+        worker: Worker | None = None
+        started = 0.0
+        try:  # at once, not at the first notebook: workers boot while the caller prepares the notebooks
+            worker = self._start()
+            started = worker.start_s
+        except SandboxUnavailable:
+            pass  # the first notebook tries again, and fails with the reason
+        while True:
+            _, _, future, task = self._queue.get()
+            if future is None or self._closed:
+                return
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                if worker is None or worker.process.poll() is not None:
+                    worker = self._start()
+                    started = worker.start_s
+                outcome = grade(worker, *task)
+                if started:
+                    outcome.timing["worker start"], started = started, 0.0
+                future.set_result(outcome)
+            except BaseException as e:  # noqa: BLE001 - the caller decides (SandboxUnavailable stops a run)
+                future.set_exception(e)
+
+    def close(self) -> None:
+        for _ in self._threads:
+            self._queue.put((-1, next(self._order), None, None))
+        with self._lock:
+            self._closed = True
+            for worker in self._workers:
+                worker.close()
+            self._workers.clear()
+
+    def __enter__(self) -> "Pool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def quick_exit() -> None:
+    """For a grading process about to exit: spare it the garbage collector's last pass over torch's objects.
+
+    With torch._dynamo loaded (the judge's meta checks load it), the interpreter takes 0.9 s to exit,
+    0.16 s once the objects alive are frozen out of the collector's reach (measured on the 2-core CI
+    machine). Every object is still released as the interpreter ends; only the cycle search is skipped.
+    """
+    gc.freeze()
