@@ -444,3 +444,34 @@ def test_a_worker_that_cannot_start_says_why(monkeypatch):
     monkeypatch.setattr(worker, "BOOT", "import sys; sys.exit('no torch here: the environment is broken')")
     with pytest.raises(sandbox.SandboxUnavailable, match="no torch here: the environment is broken"):
         sandbox.Worker(LIMITS)
+
+
+# --- the worker's reading of a submission, and the pool's size ----------------------------------------------
+
+
+def test_the_worker_reads_any_submission_as_nbformat_would_and_tolerates_broken_metadata():
+    from mhsa_ref.grading.worker import learner_cells
+
+    nb = learner_copy("ada")
+    expected = [(c.metadata.get("nbgrader", {}).get("grade_id"), c.get("id"), c.source)
+                for c in nb.cells if c.cell_type == "code"]
+    assert learner_cells(nbformat.writes(nb)) == expected  # nbformat writes sources as lists of lines
+    raw = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": "code", "metadata": {"nbgrader": "not a dict"}, "source": ["x = ", "1"]},
+        {"cell_type": "code", "metadata": [], "source": 42, "id": 7},
+        {"cell_type": "code", "metadata": {"nbgrader": {"grade_id": ["no"]}}, "source": "y = 2"},
+        "not a cell", {"cell_type": "markdown", "source": "text"}]}
+    assert learner_cells(json.dumps(raw)) == [(None, None, "x = 1"), (None, None, ""), (None, None, "y = 2")]
+    v3 = nbformat.v3.new_notebook(worksheets=[nbformat.v3.new_worksheet(cells=[nbformat.v3.new_code_cell("z = 3")])])
+    assert [source for _, _, source in learner_cells(nbformat.writes(v3, version=3))] == ["z = 3"]
+    for bad in ('{"cells": [ this is not json', "[1, 2]", '{"cells": "none"}'):
+        with pytest.raises(ValueError):
+            learner_cells(bad)
+
+
+def test_the_pool_starts_one_worker_per_8_notebooks_up_to_one_per_core(monkeypatch):
+    from mhsa_ref.grading import pool
+
+    monkeypatch.setattr(pool.os, "cpu_count", lambda: 4)
+    assert [pool.pool_size(n) for n in (1, 2, 8, 9, 16, 17, 64)] == [1, 1, 1, 2, 2, 3, 4]
+    assert pool.pool_size(64, workers=2) == 2 and pool.pool_size(1, workers=3) == 1
