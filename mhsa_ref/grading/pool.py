@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mhsa_ref.grading.sandbox import Limits, SandboxUnavailable, Worker
+from mhsa_ref.grading.sandbox import Limits, Worker, WorkerGone
 
 if TYPE_CHECKING:
     from mhsa_ref.grading.judge import Verdict
@@ -88,7 +88,7 @@ def _warm_judge() -> None:
 def read_submission(path: Path) -> tuple[str, str]:
     """A submission's text, and why it could not be read ("" when it could)."""
     try:
-        return path.read_text(errors="replace"), ""
+        return path.read_text(encoding="utf-8", errors="replace"), ""
     except OSError as e:
         return "", f"the notebook could not be read: {e}"
 
@@ -134,7 +134,13 @@ class Pool:
         self._queue.put((priority, next(self._order), future, (job_id, notebook, assignment)))
         return future
 
-    def _start(self) -> Worker:
+    def _start(self, old: Worker | None = None) -> Worker:
+        """A new worker for this thread, in place of `old` (closed: a replaced worker keeps no pipes open)."""
+        if old is not None:
+            old.close()
+            with self._lock:
+                if old in self._workers:
+                    self._workers.remove(old)
         worker = Worker(self.limits, sandboxed=self.sandboxed)
         with self._lock:
             self._workers.append(worker)
@@ -149,8 +155,8 @@ class Pool:
         try:  # at once, not at the first notebook: workers boot while the caller prepares the notebooks
             worker = self._start()
             started = worker.start_s
-        except SandboxUnavailable:
-            pass  # the first notebook tries again, and fails with the reason
+        except Exception:  # noqa: BLE001 - the first notebook tries again, and its future gets the reason
+            pass
         while True:
             _, _, future, task = self._queue.get()
             if future is None or self._closed:
@@ -158,10 +164,18 @@ class Pool:
             if not future.set_running_or_notify_cancel():
                 continue
             try:
-                if worker is None or worker.process.poll() is not None:
-                    worker = self._start()
-                    started = worker.start_s
-                outcome = grade(worker, *task)
+                for attempt in (1, 2):
+                    if worker is None or worker.process.poll() is not None:
+                        worker = self._start(worker)
+                        started = worker.start_s
+                    try:
+                        outcome = grade(worker, *task)
+                        break
+                    except WorkerGone:  # killed by the notebook before: this one gets a new worker, once
+                        if attempt == 2:
+                            raise
+                        worker = self._start(worker)
+                        started = worker.start_s
                 if started:
                     outcome.timing["worker start"], started = started, 0.0
                 future.set_result(outcome)
@@ -169,10 +183,25 @@ class Pool:
                 future.set_exception(e)
 
     def close(self) -> None:
-        for _ in self._threads:
-            self._queue.put((-1, next(self._order), None, None))
+        """Cancel what is still waiting, stop the threads, kill the workers (a thread mid-notebook ends with it)."""
+        pending = []
+        while True:
+            try:
+                pending.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        for _, _, future, _ in pending:
+            if future is not None:
+                future.cancel()
         with self._lock:
             self._closed = True
+            for worker in self._workers:
+                worker.kill()
+        for _ in self._threads:
+            self._queue.put((-1, next(self._order), None, None))
+        for thread in self._threads:
+            thread.join(timeout=10)
+        with self._lock:
             for worker in self._workers:
                 worker.close()
             self._workers.clear()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import subprocess
 import sys
@@ -106,16 +107,29 @@ def command(limits: Limits, *, sandboxed: bool = True) -> list[str]:
     return args + python + ["--in-sandbox"]
 
 
+class WorkerGone(RuntimeError):
+    """The worker was gone before it took the notebook (a notebook before this one killed it)."""
+
+
 class Worker:
-    """One sandboxed worker process, fed one notebook at a time."""
+    """One sandboxed worker process, fed one notebook at a time.
+
+    Every read from it has a deadline, kept here, outside the sandbox: the worker's own time limits
+    cannot help if a notebook stops the worker itself (SIGSTOP from its child), and a grader must
+    never wait forever on one notebook.
+    """
+
+    START_S = 120  # a worker that has not said it is ready by then is not going to
+    MARGIN_S = 60  # beyond the notebook's own wall-time limit, which the worker enforces
 
     def __init__(self, limits: Limits, *, sandboxed: bool = True) -> None:
         self.limits = limits
         started = time.monotonic()
+        self._buffer = b""
         self.errors = tempfile.TemporaryFile(mode="w+")  # the worker's own stderr: why it could not start
         self.process = subprocess.Popen(command(limits, sandboxed=sandboxed), stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, stderr=self.errors, text=True, bufsize=1)
-        first = self.process.stdout.readline()
+                                        stdout=subprocess.PIPE, stderr=self.errors, bufsize=0)
+        first = self._readline(started + self.START_S) or ""
         try:
             ready = json.loads(first or "{}")
         except ValueError:
@@ -131,6 +145,25 @@ class Worker:
                                      f"{str(package_dir())!r}, the package this grader uses")
         self.start_s = time.monotonic() - started  # the worker start: bubblewrap, imports, warm-up
 
+    def _readline(self, deadline: float) -> str | None:
+        """The worker's next line; None at the end of its output, or at the deadline (then it is killed)."""
+        fd = self.process.stdout.fileno()
+        self.timed_out = False
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.timed_out = True
+                self.kill()
+                return None
+            if not select.select([fd], [], [], min(left, 1.0))[0]:
+                continue
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                return None
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return line.decode(errors="replace")
+
     def _said(self, first: str) -> str:
         """The worker's last words: its stderr (a traceback's last lines), or its first line of output."""
         try:
@@ -141,27 +174,54 @@ class Worker:
         lines = [line for line in self.errors.read().splitlines() if line.strip()]
         if lines:
             return "it said: " + " | ".join(lines[-6:])[-1200:]
+        if self.timed_out:
+            return f"it said nothing within {self.START_S} s and was killed"
         status = self.process.poll()
         return f"it said {first[:200]!r} and exited with status {status}"
 
     def run(self, job: dict) -> Iterator[dict]:
-        """Send one notebook; yield the worker's messages about it, ending with the one marked done."""
-        self.process.stdin.write(json.dumps({**job, "limits": self.limits.as_dict()}) + "\n")
-        self.process.stdin.flush()
-        for line in self.process.stdout:
+        """Send one notebook; yield the worker's messages about it, ending with the one marked done.
+
+        Raises WorkerGone if the worker was gone before it said anything about this notebook.
+        """
+        try:
+            self.process.stdin.write((json.dumps({**job, "limits": self.limits.as_dict()}) + "\n").encode())
+            self.process.stdin.flush()
+        except (OSError, ValueError) as e:  # a broken pipe: the worker has died
+            raise WorkerGone(f"the grading worker was gone ({type(e).__name__})") from e
+        deadline = time.monotonic() + self.limits.notebook_s + self.MARGIN_S
+        heard = False
+        while (line := self._readline(deadline)) is not None:
             try:
                 message = json.loads(line)
             except ValueError:
                 continue
             if not isinstance(message, dict) or message.get("job") != job["job"]:
                 continue
+            heard = True
             yield message
             if message.get("done"):
                 return
-        yield {"job": job["job"], "done": True, "status": None, "reason": "the grading worker itself stopped"}
+        if self.timed_out:
+            reason = (f"the grading worker gave no answer within {self.limits.notebook_s + self.MARGIN_S} s "
+                      f"(stopped by the notebook?) and was killed")
+        elif not heard:
+            raise WorkerGone("the grading worker was gone")
+        else:
+            reason = "the grading worker itself stopped"
+        yield {"job": job["job"], "done": True, "status": None, "reason": reason}
 
-    def close(self) -> None:
+    def kill(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
-        self.process.wait(timeout=30)
-        self.errors.close()
+
+    def close(self) -> None:
+        self.kill()
+        try:
+            self.process.wait(timeout=30)
+        finally:
+            for stream in (self.process.stdin, self.process.stdout, self.errors):
+                try:
+                    stream.close()
+                except OSError:
+                    pass
