@@ -293,6 +293,26 @@ def _kill_leftovers(in_sandbox: bool, child: int) -> None:
                 pass
 
 
+def _clean(in_sandbox: bool) -> None:
+    """Nothing a notebook wrote reaches the next one this worker grades.
+
+    In the sandbox /tmp is the worker's own (a tmpfs): all of it goes, whatever the notebook put
+    there (a full disk, a symlink in place of its scratch folder, IPython's or torch's caches).
+    Unsandboxed, /tmp is the machine's: only the notebook's scratch folder goes.
+    """
+    scratch = os.path.join(WORKER_DIR, "scratch")
+    places = [os.path.join("/tmp", entry) for entry in os.listdir("/tmp")] if in_sandbox else [scratch]
+    for path in places:
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            elif os.path.lexists(path):
+                os.unlink(path)
+        except OSError:
+            pass
+    os.makedirs(WORKER_DIR, exist_ok=True)
+
+
 def _run(job: dict, in_sandbox: bool) -> None:
     read_fd, write_fd = os.pipe()
     pid = os.fork()
@@ -356,7 +376,7 @@ def _run(job: dict, in_sandbox: bool) -> None:
                     f"exhaustion)")
     reader.close()
     _kill_leftovers(in_sandbox, pid)
-    shutil.rmtree(os.path.join(WORKER_DIR, "scratch"), ignore_errors=True)
+    _clean(in_sandbox)
     sys.stdout.write(json.dumps({"job": job["job"], "done": True, "status": status, "reason": reason}) + "\n")
     sys.stdout.flush()
 
