@@ -170,8 +170,9 @@ class RepairCells(NbGraderPreprocessor):
                         changes.append(f"{grade_id} was turned back into a {instructor.cell_type} cell")
                 else:
                     del cell.metadata["nbgrader"]
-                    changes.append(f"a copy of {grade_id!r} became a plain cell" if grade_id in seen
-                                   else f"a cell with unknown nbgrader metadata ({str(grade_id)[:40]!r}) became a plain cell")
+                    changes.append(f"a copy of {grade_id!r} became a plain cell" if isinstance(grade_id, str)
+                                   and grade_id in seen else
+                                   f"a cell with unknown nbgrader metadata ({str(grade_id)[:40]!r}) became a plain cell")
             cells.append(cell)
         nb.cells = cells
         # graded cells the learner deleted (or whose metadata was stripped) go back where the instructor had them
@@ -184,7 +185,9 @@ class RepairCells(NbGraderPreprocessor):
             elif instructor.metadata["nbgrader"].get("grade"):
                 restored = copy.deepcopy(instructor)
                 restored.outputs, restored.execution_count = [], None
-                if restored.get("id") in ids:
+                if (nb.get("nbformat"), nb.get("nbformat_minor", 0)) < (4, 5):
+                    restored.pop("id", None)  # cell ids exist from nbformat 4.5 on
+                elif restored.get("id") in ids:
                     restored.id = uuid.uuid4().hex[:8]
                 ids.add(restored.get("id"))
                 anchor += 1
@@ -208,18 +211,17 @@ def _retyped(cell, cell_type: str):
 
 
 class _Session:
-    """One `nbgrader autograde` run: its worker pool, its assignments, the notebooks graded ahead."""
+    """One `nbgrader autograde` run (one converter): its worker pool, its assignments, the notebooks graded ahead."""
 
-    def __init__(self, workers: int, limits: Limits, sandboxed: bool) -> None:
+    def __init__(self, owner, workers: int, limits: Limits, sandboxed: bool) -> None:
+        self.owner = owner  # the converter of the run; a new run (the formgrader's next autograde) gets a new session
         self.pool = pooling.Pool(workers, limits, sandboxed=sandboxed)
         self.assignments: dict = {}  # (course root, name) -> mhsa_ref.grading.run.Assignment
         self.ahead: dict[tuple[str, str, str], tuple] = {}  # (student, assignment, notebook) -> (digest, future, why unread)
         self.lock = threading.Lock()
-        atexit.register(self.close)
 
     def close(self) -> None:
         self.pool.close()
-        pooling.quick_exit()
 
     def assignment(self, root: Path, name: str):
         if (root, name) not in self.assignments:
@@ -236,7 +238,7 @@ class _Session:
                 continue
             try:
                 self.submit(student, name, path, root, priority=1)
-            except (OSError, ValueError):  # the run itself will report this assignment (a PlanError is one)
+            except Exception:  # noqa: BLE001 - a broken assignment: the run itself reports it, the others go on
                 refused.add(name)
 
     def submit(self, student: str, name: str, path: Path, root: Path, *, priority: int):
@@ -271,13 +273,21 @@ class _Session:
 
 
 def _to_grade(converter) -> list[tuple[str, str, Path]]:
-    """(student, assignment, notebook file) of every submission nbgrader's converter will grade, in its order."""
+    """(student, assignment, notebook file) of every submission nbgrader's converter will grade, in its order.
+
+    Only the notebooks the instructor's assignment has: nbgrader skips any other, so a learner who hands
+    in extra notebooks does not keep the workers busy with them.
+    """
     pattern = _submitted_pattern(converter)
+    course = converter.coursedir
     todo = []
     for folder in sorted(converter.assignments):
         match = re.match(pattern, folder)
-        if match is not None and _will_grade(converter, match["assignment_id"], match["student_id"]):
-            todo += [(match["student_id"], match["assignment_id"], Path(p)) for p in sorted(converter.assignments[folder])]
+        if match is None or not _will_grade(converter, match["assignment_id"], match["student_id"]):
+            continue
+        source = Path(course.format_path(course.source_directory, ".", match["assignment_id"]))
+        todo += [(match["student_id"], match["assignment_id"], Path(p)) for p in sorted(converter.assignments[folder])
+                 if (source / Path(p).name).is_file()]
     return todo
 
 
@@ -304,14 +314,34 @@ _SESSION_LOCK = threading.Lock()
 
 
 def _session(preprocessor: "JudgedExecute", notebooks: int = 1) -> _Session:
-    """The run's session, started for `notebooks` notebooks (the pool's size: run.pool_size)."""
+    """The run's session, started for `notebooks` notebooks (the pool's size: pool.pool_size).
+
+    One per converter: a process that runs autograde again (the formgrader's server) closes the last
+    run's workers and starts afresh, with the assignments as they are now.
+    """
     global _SESSION
+    owner = _converter(preprocessor)
     with _SESSION_LOCK:
+        if _SESSION is not None and _SESSION.owner is not owner:
+            _SESSION.close()
+            _SESSION = None
         if _SESSION is None:
+            if not _EXIT_HOOK:
+                atexit.register(_at_exit)
+                _EXIT_HOOK.append(True)
             limits = Limits(**{**Limits().as_dict(), **preprocessor.limits})
             workers = pooling.pool_size(notebooks, preprocessor.workers)
-            _SESSION = _Session(workers, limits, preprocessor.sandboxed)
+            _SESSION = _Session(owner, workers, limits, preprocessor.sandboxed)
         return _SESSION
+
+
+_EXIT_HOOK: list = []
+
+
+def _at_exit() -> None:
+    if _SESSION is not None:
+        _SESSION.close()
+    pooling.quick_exit()
 
 
 class JudgedExecute(NbGraderPreprocessor):
