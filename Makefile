@@ -45,7 +45,8 @@ install: $(INSTALLED)
 
 # The goals that grade (`make`, `make grade`) check the system packages first, before any other work
 # (order-only: the check never makes the install stale). `make lab` and the others do not need them.
-GRADING_GOALS := $(filter all grade grade-demo where,$(or $(MAKECMDGOALS),all))
+# UNSANDBOXED=1 make grade runs without bubblewrap, so it does not need it.
+GRADING_GOALS := $(filter all grade-demo where $(if $(UNSANDBOXED),,grade),$(or $(MAKECMDGOALS),all))
 $(INSTALLED): pyproject.toml constraints.txt | $(if $(GRADING_GOALS),system-packages)
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python 3.10+ is needed, found " + sys.version' \
 	  || { echo "make: install Python 3.11 (Debian: apt-get install python3 python3-venv) and run make again"; exit 1; }
@@ -91,7 +92,15 @@ exercises: $(STAMPS)/exercises
 
 $(STAMPS)/exercises: $(INSTALLED) $(SOLUTIONS) nbgrader_config.py
 	@mkdir -p $(STAMPS)
-	$(BIN)/nbgrader generate_assignment "[0-9][0-9]_*" --force --log-level=ERROR
+	rm -rf _build/release
+	$(BIN)/nbgrader generate_assignment "[0-9][0-9]_*" --force --log-level=ERROR \
+	  --CourseDirectory.release_directory=_build/release
+	@# into exercises/ one file at a time, each replaced whole (a rename): nothing reading exercises/ meanwhile
+	@# (a test, a learner's server) ever finds a notebook missing or half written, as nbgrader's --force would leave it
+	for f in _build/release/*/*; do \
+	  dest="exercises/$${f#_build/release/}"; mkdir -p "$$(dirname "$$dest")"; \
+	  cmp -s "$$f" "$$dest" || { cp "$$f" "$$dest.tmp" && mv "$$dest.tmp" "$$dest"; }; \
+	done
 	touch $@
 
 # --- the static site --------------------------------------------------------------------------
@@ -123,7 +132,7 @@ $(STAMPS)/grade-demo: $(STAMPS)/exercises $(DEMO) $(LIBRARY)
 # Grade the class in submitted/: sandboxed (bubblewrap), in parallel, points decided by the judge
 # outside the notebooks. ASSIGNMENT=name for one assignment; UNSANDBOXED=1 runs learner code with
 # your permissions (only where bubblewrap cannot be installed).
-grade: system-packages $(STAMPS)/exercises
+grade: $(if $(UNSANDBOXED),,system-packages) $(STAMPS)/exercises
 	$(BIN)/python -m mhsa_ref.grading.run $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT)) $(if $(UNSANDBOXED),--unsandboxed)
 
 where: $(STAMPS)/grade-demo
