@@ -475,3 +475,44 @@ def test_the_pool_starts_one_worker_per_8_notebooks_up_to_one_per_core(monkeypat
     monkeypatch.setattr(pool.os, "cpu_count", lambda: 4)
     assert [pool.pool_size(n) for n in (1, 2, 8, 9, 16, 17, 64)] == [1, 1, 1, 2, 2, 3, 4]
     assert pool.pool_size(64, workers=2) == 2 and pool.pool_size(1, workers=3) == 1
+
+
+# --- one worker, notebooks in a row: what one does to the worker never reaches the next ---------------------
+
+
+def _in_a_row(notebooks: list, monkeypatch, **limits) -> list:
+    """Grade these notebooks one after another on a pool of one worker; their outcomes."""
+    from mhsa_ref.grading import pool
+
+    monkeypatch.setattr(sandbox.Worker, "MARGIN_S", 5)
+    assignment = grading.load_assignment(ROOT, A)
+    with pool.Pool(1, sandbox.Limits(**{**LIMITS.as_dict(), **limits})) as workers:
+        futures = [workers.submit(f"learner{i}/{A}", nbformat.writes(nb), assignment) for i, nb in enumerate(notebooks)]
+        return [f.result(timeout=300) for f in futures]
+
+
+def test_a_notebook_that_stops_or_kills_its_worker_stops_only_itself(monkeypatch):
+    stop = with_cell(learner_copy("ada"), "import os, signal\nos.kill(os.getppid(), signal.SIGSTOP)",
+                     before="scaled_dot_product_attention")
+    kill = with_cell(learner_copy("ada"), "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)",
+                     before="scaled_dot_product_attention")
+    stopped, after_stop, killed, after_kill = _in_a_row([stop, learner_copy("ada"), kill, learner_copy("ada")],
+                                                        monkeypatch, notebook_s=10)
+    assert "gave no answer within 15 s" in stopped.reason  # the grader's own deadline, outside the sandbox
+    assert "worker itself stopped" in killed.reason
+    for outcome in (stopped, killed):
+        assert 0 < sum(v.earned for v in outcome.verdicts) < FULL  # the cells before the stop keep their points
+    for outcome in (after_stop, after_kill):  # a new worker, and full marks
+        assert sum(v.earned for v in outcome.verdicts) == FULL and not outcome.reason
+        assert "worker start" in outcome.timing
+
+
+def test_nothing_a_notebook_leaves_in_tmp_reaches_the_next(monkeypatch):
+    plant = with_cell(learner_copy("ada"), "import os\nopen('/tmp/planted', 'w').write('x')\n"
+                                           "os.makedirs('/tmp/elsewhere', exist_ok=True)\nos.chdir('/tmp')\n"
+                                           "import shutil\nshutil.rmtree('/tmp/mhsa-worker/scratch')\n"
+                                           "os.symlink('/tmp/elsewhere', '/tmp/mhsa-worker/scratch')")
+    # ben's notebook, with ada's answers if anything of the first notebook is still there
+    seen = reward_if("os.path.exists('/tmp/planted') or os.path.islink('/tmp/mhsa-worker/scratch')")
+    _, second = _in_a_row([plant, seen], monkeypatch)
+    assert sum(v.earned for v in second.verdicts) == BEN, second.notes
