@@ -40,3 +40,39 @@ def achieved_tflops(flops: int, seconds: float) -> float:
     if seconds <= 0:
         raise ValueError(f"seconds must be positive; got {seconds}")
     return flops / seconds / 1e12
+
+
+def tiled_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, block_size: int
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Attention one block of keys at a time, with an online softmax: FlashAttention's idea, in PyTorch.
+
+    Never holds more than (..., T, block_size) scores. For every query it keeps a running maximum m,
+    a running denominator l and a running weighted sum of values; when a block brings a larger
+    maximum, what was kept is rescaled by exp(m_old − m_new). No mask: the point is the loop.
+
+    Args:
+        q: (..., T, d_k); k: (..., S, d_k); v: (..., S, d_v); block_size: keys per block.
+    Returns:
+        out (..., T, d_v), equal to softmax(q kᵀ/√d_k) v; and the running maximum and denominator
+        after each block, both (..., T, n_blocks): the state a fused kernel carries along a row.
+    """
+    _positive_ints(block_size=block_size)
+    if q.size(-1) != k.size(-1) or k.size(-2) != v.size(-2):
+        raise ValueError(f"q (..., T, d_k), k (..., S, d_k) and v (..., S, d_v) do not fit: "
+                         f"{tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}")
+    q = q / q.size(-1) ** 0.5
+    m = q.new_full(q.shape[:-1], float("-inf")).unsqueeze(-1)  # (..., T, 1)
+    l = q.new_zeros(q.shape[:-1]).unsqueeze(-1)  # (..., T, 1)
+    acc = q.new_zeros(*q.shape[:-1], v.size(-1))  # (..., T, d_v)
+    maxima, sums = [], []
+    for start in range(0, k.size(-2), block_size):
+        scores = q @ k[..., start:start + block_size, :].transpose(-2, -1)  # (..., T, block)
+        m_new = torch.maximum(m, scores.amax(-1, keepdim=True))  # (..., T, 1)
+        rescale = torch.exp(m - m_new)  # what was kept was measured against the old maximum
+        p = torch.exp(scores - m_new)  # (..., T, block)
+        l = l * rescale + p.sum(-1, keepdim=True)
+        acc = acc * rescale + p @ v[..., start:start + block_size, :]  # (..., T, d_v)
+        m = m_new
+        maxima.append(m)
+        sums.append(l)
+    return acc / l, torch.cat(maxima, -1), torch.cat(sums, -1)

@@ -129,19 +129,58 @@ def head_points(model: Word2Vec, tokens: Sequence[str], d_model: int = 16) -> Te
     return torch.stack([(model[t] - mean) @ directions / spread for t in tokens]).unsqueeze(0)  # (1, T, d_model)
 
 
-def head_scene(model: Word2Vec, tokens: Sequence[str], *, num_heads: int = 8, d_k: int = 2,
-               sharpness: float = 3.0, causal: bool = False) -> tuple[Tensor, Tensor, Tensor]:
-    """Multi-head self-attention over `tokens`, head by head: X's heads (h, T, d_k), Z's heads, the weights (h, T, T).
+def head_weights(d_model: int = 16, num_heads: int = 8, *, sharpness: float = 3.0,
+                 asymmetric: Sequence[int] | None = None, seed: int = 0) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """W^Q, W^K, W^V and W^O (each (d_model, d_model)) for the multi-head figures of chapters 06 and 07.
 
-    X comes from `head_points`. W^Q = W^K = √sharpness · I and W^V = I: head i compares two words
-    by their similarity in its own subspace only, and moves each word to a weighted average of the
-    sentence's points *in that subspace*. With d_k = 2 every head is a plane.
+    W^V = R, a random orthogonal matrix: head i's plane is spanned by R's column block
+    i·d_k … (i+1)·d_k − 1, an oblique subspace that reads all d_model features of a word, as the
+    column blocks of a trained W^V do (chapter 07). W^Q = W^K = √sharpness · R, so a head scores two
+    words by their similarity in its own plane, except in the heads listed in `asymmetric`, where
+    W^K's block is W^Q's turned by a right angle inside the plane (d_k must be even; by default the
+    last quarter of the heads, 6 and 7 of 8): a word there looks for words in another direction than
+    its own, and the scores are no longer symmetric.
+    W^O = Rᵀ puts every head's plane back where it came from, so with no attention the layer
+    returns X, and what it adds is each head's move, each in its own plane.
+    """
+    if num_heads < 1 or d_model % num_heads:
+        raise ValueError(f"num_heads={num_heads} must divide d_model={d_model}")
+    d_k = d_model // num_heads
+    if asymmetric is None:
+        asymmetric = range(num_heads - max(1, num_heads // 4), num_heads)
+    if asymmetric and d_k % 2:
+        raise ValueError(f"a right-angle turn needs an even head width; d_k={d_k}")
+    if any(not 0 <= i < num_heads for i in asymmetric):
+        raise ValueError(f"asymmetric heads must lie in 0..{num_heads - 1}; got {list(asymmetric)}")
+    g = torch.Generator().manual_seed(seed)
+    r, upper = torch.linalg.qr(torch.randn(d_model, d_model, generator=g))  # (d_model, d_model) orthogonal
+    r = r * torch.sign(torch.diagonal(upper))  # QR's signs fixed: the same R on every machine
+    w_q = r * sharpness**0.5
+    w_k = w_q.clone()
+    turn = torch.zeros(d_k, d_k)  # a right angle in each consecutive pair of the head's coordinates
+    for j in range(0, d_k - 1, 2):
+        turn[j, j + 1], turn[j + 1, j] = -1.0, 1.0
+    for i in asymmetric:
+        block = slice(i * d_k, (i + 1) * d_k)
+        w_k[:, block] = w_q[:, block] @ turn  # (d_model, d_k)
+    return w_q, w_k, r.clone(), r.T.clone()
+
+
+def head_scene(model: Word2Vec, tokens: Sequence[str], *, num_heads: int = 8, d_k: int = 2,
+               weights: tuple[Tensor, Tensor, Tensor] | None = None,
+               causal: bool = False) -> tuple[Tensor, Tensor, Tensor]:
+    """Multi-head self-attention over `tokens`, head by head: V's heads (h, T, d_k), Z's heads, the weights (h, T, T).
+
+    X comes from `head_points`; `weights` are (W^Q, W^K, W^V), by default `head_weights`'s oblique
+    planes. Head i's plane is X · W^V[:, i·d_k:(i+1)·d_k]: the "before" point of a word there is
+    its value in that head, and the "after" point Z_i, the weighted average of the sentence's values.
     """
     x = head_points(model, tokens, num_heads * d_k)  # (1, T, d_model)
-    xh = split_heads(x, num_heads)  # (1, h, T, d_k)
+    w_q, w_k, w_v = weights if weights is not None else head_weights(num_heads * d_k, num_heads)[:3]
+    q, k, v = (split_heads(x @ w, num_heads) for w in (w_q, w_k, w_v))  # (1, h, T, d_k) each
     mask = causal_mask(len(tokens)) if causal else None
-    zh, weights = scaled_dot_product_attention(xh * sharpness**0.5, xh * sharpness**0.5, xh, mask)  # (1, h, T, d_k)
-    return xh[0], zh[0], weights[0]  # (h, T, d_k), (h, T, d_k), (h, T, T)
+    zh, attn = scaled_dot_product_attention(q, k, v, mask)  # (1, h, T, d_k), (1, h, T, T)
+    return v[0], zh[0], attn[0]  # (h, T, d_k), (h, T, d_k), (h, T, T)
 
 
 def draw_head_planes(before: Tensor, after: Tensor, tokens: Sequence[str], *, columns: int = 4):

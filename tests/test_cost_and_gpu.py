@@ -45,3 +45,34 @@ def test_flops_bad_sizes(args):
 def test_score_bytes_bad_dtype():
     with pytest.raises(TypeError, match="torch.dtype"):
         m.attention_score_bytes(1, 2, 3, "float32")
+
+
+# --- tiled_attention: FlashAttention's online softmax, block by block ----------------------------------
+
+
+@pytest.mark.parametrize("block_size", [1, 3, 4, 6, 50])  # 3 does not divide S=6; 50 is one block
+def test_tiled_attention_equals_the_explicit_path(block_size):
+    from mhsa_ref.cost_and_gpu import tiled_attention
+
+    q, k, v = rand(2, 3, 5, 4, dtype=torch.float64), rand(2, 3, 6, 4, seed=1, dtype=torch.float64), \
+        rand(2, 3, 6, 7, seed=2, dtype=torch.float64)
+    out, maxima, sums = tiled_attention(q * 4, k * 4, v, block_size)  # large scores: the rescaling matters
+    want, weights = m.scaled_dot_product_attention(q * 4, k * 4, v)
+    torch.testing.assert_close(out, want)
+    blocks = -(-6 // block_size)
+    assert maxima.shape == sums.shape == (2, 3, 5, blocks)
+    scores = (q * 4) @ (k * 4).transpose(-2, -1) / 2  # (2, 3, 5, 6), √d_k = 2
+    for j in range(blocks):  # the state after block j is that of the keys seen so far
+        seen = scores[..., :(j + 1) * block_size]
+        torch.testing.assert_close(maxima[..., j], seen.amax(-1))
+        torch.testing.assert_close(sums[..., j], torch.exp(seen - seen.amax(-1, keepdim=True)).sum(-1))
+    assert bool((maxima.diff(dim=-1) >= 0).all())  # the running maximum never falls
+
+
+def test_tiled_attention_bad_input():
+    from mhsa_ref.cost_and_gpu import tiled_attention
+
+    with pytest.raises(ValueError, match="block_size must be a positive int"):
+        tiled_attention(rand(2, 4), rand(3, 4), rand(3, 5), 0)
+    with pytest.raises(ValueError, match="do not fit"):
+        tiled_attention(rand(2, 4), rand(3, 5), rand(3, 5), 2)

@@ -317,16 +317,45 @@ def test_head_points_are_the_main_directions_scaled_to_unit_spread(word2vec_mode
         widgets.head_points(word2vec_model, DREAM, d_model=word2vec_model.vectors.size(1) + 1)
 
 
-def test_head_scene_attends_in_each_plane_separately(word2vec_model):
+def test_head_weights_are_oblique_planes_put_back_by_w_o():
+    w_q, w_k, w_v, w_o = widgets.head_weights(16, 8, sharpness=3.0)  # by default heads 6 and 7 are asymmetric
+    torch.testing.assert_close(w_v @ w_o, torch.eye(16), atol=1e-5, rtol=0)  # W^O = (W^V)ᵀ: no attention, no move
+    torch.testing.assert_close(w_v.T @ w_v, torch.eye(16), atol=1e-5, rtol=0)  # orthogonal: 8 planes at right angles
+    assert (w_v[:, :2].abs() > 0.01).sum() > 12  # oblique: a head's plane reads (almost) every feature
+    for i in range(8):
+        block = slice(2 * i, 2 * i + 2)
+        symmetric = torch.allclose(w_q[:, block], w_k[:, block])
+        assert symmetric == (i not in (6, 7)), i
+        assert_close(w_q[:, block], 3**0.5 * w_v[:, block])
+    turned = w_k[:, 12:14]
+    torch.testing.assert_close(turned.T @ w_q[:, 12:14], torch.tensor([[0.0, 3.0], [-3.0, 0.0]]), atol=1e-5, rtol=0)  # a right angle
+    assert torch.equal(widgets.head_weights(seed=1)[2], widgets.head_weights(seed=1)[2])
+    assert not torch.allclose(widgets.head_weights(seed=1)[2], w_v)
+    with pytest.raises(ValueError, match="must divide"):
+        widgets.head_weights(16, 5)
+    with pytest.raises(ValueError, match="even head width"):
+        widgets.head_weights(12, 4)
+    assert torch.equal(widgets.head_weights(12, 4, asymmetric=())[0], widgets.head_weights(12, 4, asymmetric=())[1])
+    with pytest.raises(ValueError, match="must lie in"):
+        widgets.head_weights(16, 8, asymmetric=(8,))
+
+
+def test_head_scene_attends_in_each_heads_own_plane(word2vec_model):
     before, after, weights = widgets.head_scene(word2vec_model, DREAM, num_heads=4, d_k=2)
     assert before.shape == after.shape == (4, 4, 2) and weights.shape == (4, 4, 4)
-    x = widgets.head_points(word2vec_model, DREAM, d_model=8)[0]
-    for i in range(4):  # head i sees features 2i, 2i+1 only, and moves each word to a weighted average there
-        plane = x[:, 2 * i:2 * i + 2]
-        assert_close(before[i], plane)
-        assert_close(weights[i], torch.softmax(3 * plane @ plane.T / math.sqrt(2), -1))
-        assert_close(after[i], weights[i] @ plane)
+    x = widgets.head_points(word2vec_model, DREAM, d_model=8)[0]  # (T, 8)
+    w_q, w_k, w_v, _ = widgets.head_weights(8, 4)
+    for i in range(4):  # head i: the column block i of each matrix, applied to the whole vector
+        block = slice(2 * i, 2 * i + 2)
+        q, k, v = x @ w_q[:, block], x @ w_k[:, block], x @ w_v[:, block]
+        assert_close(before[i], v)
+        assert_close(weights[i], torch.softmax(q @ k.T / math.sqrt(2), -1))
+        assert_close(after[i], weights[i] @ v)
     assert not torch.allclose(weights[0], weights[1])  # the heads disagree: the point of having several
+    assert not torch.allclose(weights[3], weights[3].T)  # an asymmetric head (W^Q ≠ W^K) by default
+    own = [torch.eye(8) * 2, torch.eye(8) * 2, torch.eye(8)]
+    plain = widgets.head_scene(word2vec_model, DREAM, num_heads=4, weights=own)
+    assert_close(plain[0], x.view(4, 4, 2).transpose(0, 1))  # W^V = I: the planes are X's own feature pairs
     causal = widgets.head_scene(word2vec_model, DREAM, num_heads=4, causal=True)[2]
     assert torch.equal(causal.triu(1), torch.zeros(4, 4, 4))
 
