@@ -11,7 +11,6 @@ common forms of colour blindness; every heatmap also shows or hovers its values.
 
 from __future__ import annotations
 
-import io
 import shutil
 from pathlib import Path
 from typing import Sequence
@@ -81,12 +80,15 @@ def scatter_words(ax, points: Tensor, words: Sequence[str], *, colours: Sequence
             ax.annotate(word, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=9)
 
 
-def running_figure(panels: Sequence[tuple[str, Tensor]], tokens: Sequence[str]):
+def running_figure(panels: Sequence[tuple[str, Tensor]], tokens: Sequence[str], *, same_plane: Sequence[str] = ()):
     """The course's running figure: the same tokens as points under each representation.
 
     Args:
         panels: (title, vectors (T, D)) per representation, in the order of the course.
         tokens: the T words, e.g. ["I", "have", "a", "dream"].
+        same_plane: titles of panels whose vectors live in one space (the same D coordinates, e.g. X
+            and the Z that attention made from it): all are drawn in the PCA plane of the first of
+            them, on one scale, so that a word's move from panel to panel is its move in that space.
     Returns:
         the matplotlib figure: one panel per representation, each the PCA plane of its T points
         (equidistant points, as one-hot vectors are, are drawn on a circle instead), a token keeping
@@ -94,9 +96,27 @@ def running_figure(panels: Sequence[tuple[str, Tensor]], tokens: Sequence[str]):
     """
     import matplotlib.pyplot as plt
 
+    titles = [title for title, _ in panels]
+    unknown = [t for t in same_plane if t not in titles]
+    if unknown:
+        raise ValueError(f"same_plane names {unknown}, which are not panel titles {titles}")
+    shared = [vectors for title, vectors in panels if title in same_plane]
+    if len({v.shape[-1] for v in shared}) > 1:
+        raise ValueError(f"the same_plane panels must share their width D; got {[v.shape[-1] for v in shared]}")
+    basis = pca_basis(shared[0]) if shared else None
+    shared_span = max(float(project_2d(v, basis).abs().max()) for v in shared) if shared else 0.0
     fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3.4), squeeze=False)
     colours = [OKABE_ITO[i % len(OKABE_ITO)] for i in range(len(tokens))]
     for ax, (title, vectors) in zip(axes[0], panels):
+        if title in same_plane:
+            points = project_2d(vectors, basis)  # (T, 2)
+            how = f"plane of {same_plane[0]}" if title != same_plane[0] else "PCA plane, shared"
+            scatter_words(ax, points, tokens, colours=colours, size=70)
+            span = shared_span or 1.0
+            ax.set(xlim=(-1.35 * span, 1.35 * span), ylim=(-1.35 * span, 1.35 * span), aspect="equal",
+                   title=f"{title}\n(D = {vectors.size(-1)}, {how})")
+            ax.set_xticks([]), ax.set_yticks([])
+            continue
         if _equidistant(vectors):
             # No plane is better than another (PCA is degenerate); a regular polygon keeps every
             # point equivalent, which is the one true thing a flat picture can say about them.
@@ -121,6 +141,115 @@ def _equidistant(vectors: Tensor) -> bool:
         return False
     d = torch.pdist(vectors.detach().to(torch.float64))
     return bool(torch.allclose(d, d[0].expand_as(d), rtol=1e-6, atol=0) and d[0] > 0)
+
+
+# --- diagrams: memory order, the five steps, tiling ------------------------------------------------------
+
+
+def memory_rows(rows: Sequence[tuple[str, Sequence[int]]], describe, *, colour_by: str = "head"):
+    """Rows of numbered boxes: the order in which a tensor's numbers sit in memory, or are read.
+
+    Args:
+        rows: (title, the numbers in the order that row shows them) per row; a number is its
+            position in memory.
+        describe: number -> (colour index, short label such as "h1 t0"), the same in every row.
+        colour_by: what the colour stands for, said in each row's title.
+    Returns:
+        the matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    width = max(len(values) for _, values in rows)
+    fig, axes = plt.subplots(len(rows), 1, figsize=(max(6.0, 0.8 * width), 1.3 * len(rows)), squeeze=False)
+    for ax, (title, values) in zip(axes[:, 0], rows):
+        for pos, value in enumerate(values):
+            colour, label = describe(value)
+            ax.add_patch(plt.Rectangle((pos, 0), 0.95, 0.95, color=OKABE_ITO[colour % len(OKABE_ITO)], alpha=0.85))
+            ax.text(pos + 0.47, 0.62, str(value), ha="center", va="center", fontsize=11, color="black")
+            ax.text(pos + 0.47, 0.22, label, ha="center", va="center", fontsize=7, color="black")
+        ax.set(xlim=(-0.1, width), ylim=(-0.05, 1), xticks=[], yticks=[], title=f"{title} (colour: {colour_by})")
+        ax.set_frame_on(False)
+    fig.tight_layout()
+    return fig
+
+
+def five_step_flow(batch: int = 3, seq_len: int = 4, d_model: int = 16, num_heads: int = 8):
+    """The lecture note's five steps of a multi-head self-attention layer, each tensor with its shape.
+
+    X → (1) project with W^Q, W^K, W^V → (2) split into heads → (3) attention in every head →
+    (4) concatenate → (5) mix with W^O → Z′. The shapes are computed from the sizes given.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyBboxPatch
+
+    if d_model % num_heads:
+        raise ValueError(f"num_heads={num_heads} must divide d_model={d_model}")
+    d_k = d_model // num_heads
+    flat, heads = f"[{batch}, {seq_len}, {d_model}]", f"[{batch}, {num_heads}, {seq_len}, {d_k}]"
+    tensors = [("X", flat, "the words as points"), ("Q, K, V", f"3 × {flat}", "three views of X"),
+               ("Q, K, V by head", f"3 × {heads}", f"{num_heads} planes of width {d_k}"),
+               ("Z by head", heads, "each head's new points"), ("Concat(Z)", flat, "heads side by side"),
+               ("Z′", flat, "the layer's output")]
+    steps = [f"① × W^Q, W^K, W^V\n({d_model} × {d_model} each)", "② split_heads\nview, transpose(1, 2)",
+             f"③ softmax(QKᵀ/√{d_k}) V\nin every head", "④ merge_heads\ntranspose, reshape",
+             f"⑤ × W^O\n({d_model} × {d_model})"]
+    fig, ax = plt.subplots(figsize=(13, 2.6))
+    box_w, gap, y = 1.55, 0.75, 0.9
+    for i, (name, shape, what) in enumerate(tensors):
+        x = i * (box_w + gap)
+        colour = OKABE_ITO[1] if "head" in name else OKABE_ITO[2] if i in (0, 5) else OKABE_ITO[0]
+        ax.add_patch(FancyBboxPatch((x, y), box_w, 1.1, boxstyle="round,pad=0.04", fc=colour, ec="black", alpha=0.35))
+        ax.text(x + box_w / 2, y + 0.8, name, ha="center", va="center", fontsize=11, weight="bold")
+        ax.text(x + box_w / 2, y + 0.5, shape, ha="center", va="center", fontsize=9, family="monospace")
+        ax.text(x + box_w / 2, y + 0.2, what, ha="center", va="center", fontsize=8, color="#333333")
+        if i < len(steps):
+            ax.annotate("", (x + box_w + gap - 0.05, y + 0.55), (x + box_w + 0.05, y + 0.55),
+                        arrowprops={"arrowstyle": "->", "lw": 1.4})
+            ax.text(x + box_w + gap / 2, y - 0.15, steps[i], ha="center", va="top", fontsize=8)
+    ax.set(xlim=(-0.2, len(tensors) * (box_w + gap) - gap + 0.2), ylim=(0.25, 2.1))
+    ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def flash_tiling(maxima: Tensor, sums: Tensor, *, seq_len: int, block_size: int, query: int = 0):
+    """FlashAttention's loop, sketched: the (T, S) scores cut into tiles, and one query's running state.
+
+    Args:
+        maxima, sums: (T, n_blocks), the running maximum and denominator after each key block (as
+            `cost_and_gpu.tiled_attention` returns them for one head of one sentence).
+        seq_len: T; block_size: keys per block (the tiles are block_size × block_size).
+        query: the row whose running state the right panel draws.
+    """
+    import matplotlib.pyplot as plt
+
+    n_blocks = maxima.size(-1)
+    if maxima.shape != sums.shape or maxima.size(0) != seq_len:
+        raise ValueError(f"maxima and sums must both be (T={seq_len}, n_blocks); got {tuple(maxima.shape)}, {tuple(sums.shape)}")
+    size = n_blocks * block_size
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.4), gridspec_kw={"width_ratios": [1, 1.25]})
+    q_tile = query // block_size
+    for r in range(-(-seq_len // block_size)):
+        for c in range(n_blocks):
+            on_path = r == q_tile
+            left.add_patch(plt.Rectangle((c * block_size, r * block_size), block_size, block_size,
+                                         fc=OKABE_ITO[1] if on_path else "white", alpha=0.5 if on_path else 1,
+                                         ec="black", lw=1.2, ls="-" if on_path else "--"))
+            if on_path:
+                left.text((c + 0.5) * block_size, (r + 0.5) * block_size, f"step {c + 1}", ha="center", va="center", fontsize=9)
+    left.annotate("", ((n_blocks - 0.15) * block_size, (q_tile + 0.85) * block_size),
+                  (0.15 * block_size, (q_tile + 0.85) * block_size),
+                  arrowprops={"arrowstyle": "->", "lw": 1.5, "color": OKABE_ITO[5]})
+    left.set(xlim=(0, size), ylim=(seq_len, 0), aspect="equal", xlabel="keys (S), one block per step",
+             ylabel="queries (T)", title="one tile of queries walks over the key tiles")
+    steps = range(1, n_blocks + 1)
+    right.plot(steps, maxima[query].tolist(), "o-", color=OKABE_ITO[5], label="running maximum m")
+    right.plot(steps, sums[query].tolist(), "s-", color=OKABE_ITO[4], label="running denominator ℓ")
+    right.axhline(float(sums[query, -1]), color="black", ls=":", lw=1, label="ℓ of the whole row (softmax's own)")
+    right.set(xlabel="key blocks seen", xticks=list(steps), title=f"query {query}: the state carried along its row")
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
 
 
 # --- interactive figures (Plotly, drawn in the browser) ------------------------------------------------
@@ -281,24 +410,16 @@ def interactive_points(views: dict[str, tuple[Tensor, list[str], list[str]]], *,
 # --- progress on a built page -------------------------------------------------------------------------
 
 
-class PageProgress(tqdm_std):
-    """A tqdm text bar that prints only its final state, once, when it closes.
+class NoProgress(tqdm_std):
+    """A tqdm that shows nothing: what the chapters pass to the trainers.
 
-    A built page cannot animate: a plain text bar would leave one line per update in the page.
-    JupyterLab, where a bar can move, uses the trainers' default (`tqdm.auto`) instead.
+    A progress bar belongs where training runs live (JupyterLab, a terminal, where the trainers'
+    default `tqdm.auto` draws it); on a built page it would only be a frozen line about the build.
     """
 
     def __init__(self, *args, **kwargs) -> None:
-        self._sink = io.StringIO()
-        kwargs.setdefault("ascii", False)  # block characters, as in a terminal
-        super().__init__(*args, file=self._sink, **kwargs)
-
-    def close(self) -> None:
-        if self.disable:
-            return
-        super().close()
-        final = self._sink.getvalue().replace("\n", "\r").split("\r")
-        print(next((line for line in reversed(final) if line.strip()), ""))
+        kwargs["disable"] = True
+        super().__init__(*args, **kwargs)
 
 
 # --- Sphinx: serve plotly.js from the installed package ----------------------------------------------

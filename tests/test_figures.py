@@ -128,6 +128,64 @@ def test_running_figure_draws_equidistant_points_evenly_on_a_circle():
     assert torch.allclose(d.sort().values[:4], d.min().expand(4))  # neighbours evenly spaced (a square)
 
 
+def test_running_figure_draws_panels_of_one_space_in_one_plane():
+    """X and the Z made from it share their coordinates: drawn in one plane, a word's move is visible."""
+    x = plane_points(n=4, d=6)  # (4, 6)
+    z = x * 0.5  # every point halfway to the origin... of the space, not of the PCA plane
+    panels = [("one-hot", torch.eye(4)), ("X", x), ("Z", z)]
+    fig = figures.running_figure(panels, list("wxyz"), same_plane=("X", "Z"))
+    _, x_ax, z_ax = fig.axes
+    basis = figures.pca_basis(x)
+    assert_close(torch.as_tensor(x_ax.collections[0].get_offsets().data), figures.project_2d(x, basis))
+    assert_close(torch.as_tensor(z_ax.collections[0].get_offsets().data), figures.project_2d(z, basis))
+    assert x_ax.get_xlim() == z_ax.get_xlim() and x_ax.get_ylim() == z_ax.get_ylim()  # one scale
+    assert "plane of X" in z_ax.get_title()
+    apart = figures.running_figure(panels, list("wxyz"))  # each panel in its own plane: Z looks like X
+    assert_close(torch.as_tensor(apart.axes[2].collections[0].get_offsets().data), figures.project_2d(z))
+    with pytest.raises(ValueError, match="not panel titles"):
+        figures.running_figure(panels, list("wxyz"), same_plane=("X", "Z′"))
+    with pytest.raises(ValueError, match="share their width"):
+        figures.running_figure(panels, list("wxyz"), same_plane=("one-hot", "X"))
+
+
+def test_memory_rows_draw_every_number_in_each_rows_order():
+    order = torch.arange(12).view(1, 3, 2, 2).transpose(1, 2).reshape(-1).tolist()
+    fig = figures.memory_rows([("memory", list(range(12))), ("read", order)], lambda v: ((v % 4) // 2, f"t{v // 4}"))
+    assert len(fig.axes) == 2
+    for ax, values in zip(fig.axes, (list(range(12)), order)):
+        numbers = [t.get_text() for t in ax.texts if t.get_fontsize() == 11]
+        assert numbers == [str(v) for v in values]
+        assert len(ax.patches) == 12 and "colour: head" in ax.get_title()
+    colours = [p.get_facecolor() for p in fig.axes[1].patches]
+    assert colours[:6] == [colours[0]] * 6 and colours[6] != colours[0]  # read head by head: one colour, then the other
+
+
+def test_five_step_flow_names_every_shape():
+    fig = figures.five_step_flow(3, 4, 16, 8)
+    text = " ".join(t.get_text() for t in fig.axes[0].texts)
+    for shape in ("[3, 4, 16]", "[3, 8, 4, 2]", "W^O", "split_heads", "merge_heads", "√2"):
+        assert shape in text, shape
+    assert sum(t.get_text().startswith(("①", "②", "③", "④", "⑤")) for t in fig.axes[0].texts) == 5
+    assert "[2, 4, 5, 3]" in " ".join(t.get_text() for t in figures.five_step_flow(2, 5, 12, 4).axes[0].texts)
+    with pytest.raises(ValueError, match="must divide"):
+        figures.five_step_flow(3, 4, 16, 5)
+
+
+def test_flash_tiling_draws_the_tiles_and_one_querys_running_state():
+    from mhsa_ref.cost_and_gpu import tiled_attention
+
+    q, k, v = rand(8, 4), rand(8, 4, seed=1), rand(8, 4, seed=2)
+    _, maxima, sums = tiled_attention(q * 3, k * 3, v, 2)  # (8, 4) each
+    fig = figures.flash_tiling(maxima, sums, seq_len=8, block_size=2, query=5)
+    left, right = fig.axes
+    assert len(left.patches) == 16  # 4 × 4 tiles
+    assert [t.get_text() for t in left.texts if t.get_text()] == [f"step {i}" for i in range(1, 5)]  # the tiles of query 5's row
+    m_line, l_line = right.lines[:2]
+    assert list(m_line.get_ydata()) == maxima[5].tolist() and list(l_line.get_ydata()) == sums[5].tolist()
+    with pytest.raises(ValueError, match="must both be"):
+        figures.flash_tiling(maxima, sums[:, :2], seq_len=8, block_size=2)
+
+
 def test_heatmap_writes_every_value():
     fig, ax = plt.subplots()
     m = torch.tensor([[0.25, 1.0], [-0.5, 0.125]])
