@@ -240,6 +240,22 @@ def learn_scalar_mix(
     return torch.softmax(s.detach(), 0), gamma.detach(), accuracy
 
 
+def sense_mix(model: ELMo, *, steps: int = 300, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """Chapter 03's learned mix: softmax(s) (L,) and γ, learned on "which sense of bank?" over the corpus.
+
+    Every "bank" of the corpus, as `model`'s layer vectors in its own sentence, with its sense as
+    the label, through `learn_scalar_mix`. The running figure's ELMo panel uses this mix in every
+    chapter, so that it is always the same panel.
+    """
+    from mhsa_ref import corpus
+
+    sentences, senses = corpus.sentences(), corpus.bank_senses()
+    banks = torch.stack([model.vectors(sentences[line])[:, pos] for line, pos, _ in senses], dim=1)  # (L, N, 2H)
+    labels = torch.tensor([sense == "river" for _, _, sense in senses]).long()  # (N,)
+    weights, gamma, _ = learn_scalar_mix(banks, labels, steps=steps, seed=seed)
+    return weights, gamma
+
+
 @functools.lru_cache(maxsize=1)
 def _pretrained() -> ELMo:
     from mhsa_ref import corpus

@@ -150,8 +150,9 @@ def memory_rows(rows: Sequence[tuple[str, Sequence[int]]], describe, *, colour_b
     """Rows of numbered boxes: the order in which a tensor's numbers sit in memory, or are read.
 
     Args:
-        rows: (title, the numbers in the order that row shows them) per row; a number is its
-            position in memory.
+        rows: (title, the numbers in the order that row shows them) per row, or (title, numbers,
+            group) to mark every `group` boxes as one head ("head 0", "head 1", … under them); a
+            number is its position in memory.
         describe: number -> (colour index, short label such as "h1 t0"), the same in every row.
         colour_by: what the colour stands for, said in each row's title.
     Returns:
@@ -159,15 +160,21 @@ def memory_rows(rows: Sequence[tuple[str, Sequence[int]]], describe, *, colour_b
     """
     import matplotlib.pyplot as plt
 
-    width = max(len(values) for _, values in rows)
+    width = max(len(row[1]) for row in rows)
     fig, axes = plt.subplots(len(rows), 1, figsize=(max(6.0, 0.8 * width), 1.3 * len(rows)), squeeze=False)
-    for ax, (title, values) in zip(axes[:, 0], rows):
+    for ax, (title, values, *group) in zip(axes[:, 0], rows):
+        if group:
+            for j, start in enumerate(range(0, len(values), group[0])):
+                end = min(start + group[0], len(values))
+                ax.plot([start + 0.05, end - 0.1], [-0.12, -0.12], color="black", lw=1.2)
+                ax.text((start + end) / 2 - 0.05, -0.3, f"head {j}", ha="center", va="center", fontsize=9)
         for pos, value in enumerate(values):
             colour, label = describe(value)
             ax.add_patch(plt.Rectangle((pos, 0), 0.95, 0.95, color=OKABE_ITO[colour % len(OKABE_ITO)], alpha=0.85))
             ax.text(pos + 0.47, 0.62, str(value), ha="center", va="center", fontsize=11, color="black")
             ax.text(pos + 0.47, 0.22, label, ha="center", va="center", fontsize=7, color="black")
-        ax.set(xlim=(-0.1, width), ylim=(-0.05, 1), xticks=[], yticks=[], title=f"{title} (colour: {colour_by})")
+        ax.set(xlim=(-0.1, width), ylim=(-0.45 if group else -0.05, 1), xticks=[], yticks=[],
+               title=f"{title} (colour: {colour_by})")
         ax.set_frame_on(False)
     fig.tight_layout()
     return fig

@@ -48,7 +48,7 @@ KEEP: dict[str, set[str]] = {
     "one_hot": {"encode"},
     "word2vec": {"SkipGram", "Word2Vec", "nearest_neighbours", "subsample_keep_probability", "train_word2vec",
                  "pretrained"},
-    "elmo": {"BiLM", "ELMo", "_batches", "train_elmo", "learn_scalar_mix", "pretrained"},
+    "elmo": {"BiLM", "ELMo", "_batches", "train_elmo", "learn_scalar_mix", "sense_mix", "pretrained"},
     "attention": set(),
     "self_attention": set(),
     "split_heads": set(),

@@ -294,6 +294,20 @@ def test_learn_scalar_mix_tells_the_bank_senses_apart(full):
     assert weights[0] < 1 / 3, weights  # the context-free layer cannot tell the senses apart
 
 
+def test_sense_mix_is_chapter_03s_mix_on_every_bank(full):
+    from mhsa_ref.elmo import sense_mix
+
+    weights, gamma = sense_mix(full, steps=60)
+    sentences, senses = corpus.sentences(), corpus.bank_senses()
+    features = torch.stack([full.vectors(sentences[line])[:, pos] for line, pos, _ in senses], dim=1)
+    labels = torch.tensor([sense == "river" for _, _, sense in senses]).long()
+    want, want_gamma, _ = learn_scalar_mix(features, labels, steps=60)
+    assert torch.equal(weights, want) and torch.equal(gamma, want_gamma)
+    assert weights[0] < 1 / 3 and weights[2] == weights.max(), weights  # the top layer, as chapter 03 shows
+    other, _ = sense_mix(full, steps=60, seed=1)
+    assert not torch.equal(other, weights)  # the seed reaches the classifier
+
+
 def test_learn_scalar_mix_weights_the_informative_layer():
     g = torch.Generator().manual_seed(0)
     labels = torch.randint(0, 2, (200,), generator=g)

@@ -150,12 +150,14 @@ def test_running_figure_draws_panels_of_one_space_in_one_plane():
 
 def test_memory_rows_draw_every_number_in_each_rows_order():
     order = torch.arange(12).view(1, 3, 2, 2).transpose(1, 2).reshape(-1).tolist()
-    fig = figures.memory_rows([("memory", list(range(12))), ("read", order)], lambda v: ((v % 4) // 2, f"t{v // 4}"))
+    fig = figures.memory_rows([("memory", list(range(12))), ("read", order, 6)], lambda v: ((v % 4) // 2, f"t{v // 4}"))
     assert len(fig.axes) == 2
     for ax, values in zip(fig.axes, (list(range(12)), order)):
         numbers = [t.get_text() for t in ax.texts if t.get_fontsize() == 11]
         assert numbers == [str(v) for v in values]
         assert len(ax.patches) == 12 and "colour: head" in ax.get_title()
+    assert [t.get_text() for t in fig.axes[1].texts if t.get_text().startswith("head")] == ["head 0", "head 1"]
+    assert not [t for t in fig.axes[0].texts if t.get_text().startswith("head")]
     colours = [p.get_facecolor() for p in fig.axes[1].patches]
     assert colours[:6] == [colours[0]] * 6 and colours[6] != colours[0]  # read head by head: one colour, then the other
 
