@@ -43,7 +43,7 @@ _FUSED_DEVICES = ("cpu", "cuda", "meta")
 def choose_path(q: Tensor, need_weights: bool) -> Choice:
     """Pick "explicit" or "fused" for attention on tensors like `q`, and say why."""
     if need_weights:
-        return Choice("explicit", "the attention weights were requested; fused kernels never materialise them")
+        return Choice("explicit", "the attention weights were requested; a fused kernel does not return them")
     if q.device.type not in _FUSED_DEVICES:
         return Choice("explicit", f"no fused kernel is trusted on device type {q.device.type!r}")
     return Choice("fused", f"weights not requested; F.scaled_dot_product_attention on {q.device.type}")
