@@ -133,6 +133,30 @@ def test_no_progress_bar_reaches_a_page(made, chapter):
     assert not re.search(r"\d+%\|", text) and "epoch/s" not in text
 
 
+def test_closing_page_is_executed_and_holds_the_references(made):
+    page = HTML / "chapters" / "closing.html"
+    text = page.read_text()
+    assert "chapters/closing" in (ROOT / "_toc.yml").read_text()
+    assert 'class="cell_output' in text and "Traceback" not in text
+    for check in ("step by step with a cache == full causal attention: True",
+                  "output of the shuffled sentence == the output, shuffled: True"):
+        assert check in text, check
+    for work in ("Attention Is All You Need", "Efficient Estimation of Word Representations",
+                 "Deep Contextualized Word Representations", "FlashAttention: Fast and Memory-Efficient",
+                 "FlashAttention-2", "The Illustrated Transformer"):
+        assert work in text, f"the closing page's references lack {work!r}"
+
+
+@pytest.mark.parametrize("chapter", ["02_word2vec", "03_elmo", "04_attention", "05_self_attention",
+                                     "06_split_heads", "07_concat_and_output", "08_cost_and_gpu"])
+def test_chapter_cites_its_sources_with_links_to_the_references(made, chapter):
+    links = parse(HTML / "chapters" / f"{chapter}.html").links
+    cited = [h for h in links if h.startswith("closing.html#id")]
+    assert cited, f"{chapter} cites nothing"
+    targets = set(re.findall(r'id="(id\d+)"', (HTML / "chapters" / "closing.html").read_text()))
+    assert {h.split("#")[1] for h in cited} <= targets  # every citation lands on a reference
+
+
 @pytest.mark.parametrize("name", EXERCISES)
 def test_exercise_page_is_the_learner_copy_not_executed_and_downloadable(made, name):
     page = HTML / "exercises" / name / f"{name}.html"
