@@ -115,7 +115,7 @@ $(STAMPS)/library: $(LIBRARY) $(RESULTS)
 	rm -rf _build/.jupyter_cache
 	touch $@
 
-$(STAMPS)/book: $(INSTALLED) $(STAMPS)/exercises $(STAMPS)/library _config.yml _toc.yml $(CHAPTERS)
+$(STAMPS)/book: $(INSTALLED) $(STAMPS)/exercises $(STAMPS)/library _config.yml _toc.yml references.bib $(wildcard _static/*) $(CHAPTERS)
 	$(BIN)/jupyter-book build . -W -n --keep-going $(if $(filter $(STAMPS)/library,$?),--all)
 	touch $@
 

@@ -144,7 +144,7 @@ def test_closing_page_is_executed_and_holds_the_references(made):
     for work in ("Attention Is All You Need", "Efficient Estimation of Word Representations",
                  "Deep Contextualized Word Representations", "FlashAttention: Fast and Memory-Efficient",
                  "FlashAttention-2", "The Illustrated Transformer"):
-        assert work in text, f"the closing page's references lack {work!r}"
+        assert work.lower() in text.lower(), f"the closing page's references lack {work!r}"  # the style lowercases titles
 
 
 @pytest.mark.parametrize("chapter", ["02_word2vec", "03_elmo", "04_attention", "05_self_attention",

@@ -60,8 +60,8 @@ def browser():
 class Tab:
     """A browser page that blocks and records every request outside `allowed`, and every error."""
 
-    def __init__(self, browser, allowed: str) -> None:
-        self.context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    def __init__(self, browser, allowed: str, width: int = 1400) -> None:
+        self.context = browser.new_context(viewport={"width": width, "height": 1000})
         self.page = self.context.new_page()
         self.outside: list[str] = []
         self.errors: list[str] = []
@@ -89,8 +89,8 @@ class Tab:
 def tab_factory(browser, request):
     tabs: list[Tab] = []
 
-    def make(allowed: str) -> Tab:
-        tabs.append(Tab(browser, allowed))
+    def make(allowed: str, width: int = 1400) -> Tab:
+        tabs.append(Tab(browser, allowed, width))
         return tabs[-1]
 
     yield make
@@ -156,6 +156,21 @@ def test_page_loads_offline_drawn_and_accessible(tab_factory, site, path):
                                 " || !f.querySelector('figcaption').textContent.trim()).length")
     assert uncaptioned == 0, "a figure without a caption"
     assert page.evaluate("document.documentElement.lang"), "the page does not declare its language"
+    tab.clean()
+
+
+@pytest.mark.parametrize("path", CHAPTER_PAGES + ["chapters/closing.html"])
+def test_code_cells_fit_the_page(tab_factory, site, path):
+    """In a laptop's 1280-pixel window no code cell runs off the page: long lines are wrapped in the source."""
+    tab = tab_factory(site, width=1280)
+    tab.page.goto(site + path, wait_until="load")
+    for toggle in tab.page.locator("details.hide summary").all():  # hidden inputs count once opened
+        toggle.click()
+    wide = tab.page.evaluate(
+        "[...document.querySelectorAll('main div.cell_input pre')].filter(p => p.checkVisibility())"
+        ".filter(p => p.scrollWidth > p.clientWidth + 1)"
+        ".map(p => p.textContent.split('\\n').reduce((a, b) => a.length >= b.length ? a : b))")
+    assert wide == [], f"code wider than the page; longest line of each: {wide}"
     tab.clean()
 
 
