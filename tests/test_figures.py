@@ -182,6 +182,9 @@ def test_flash_tiling_draws_the_tiles_and_one_querys_running_state():
     left, right = fig.axes
     assert len(left.patches) == 16  # 4 × 4 tiles
     assert [t.get_text() for t in left.texts if t.get_text()] == [f"step {i}" for i in range(1, 5)]  # the tiles of query 5's row
+    assert {t.get_position()[1] for t in left.texts if t.get_text()} == {5.0}  # query 5 sits in the tile of rows 4-5
+    shaded = [p for p in left.patches if p.get_linestyle() == "-"]
+    assert len(shaded) == 4 and {p.get_y() for p in shaded} == {4}
     m_line, l_line = right.lines[:2]
     assert list(m_line.get_ydata()) == maxima[5].tolist() and list(l_line.get_ydata()) == sums[5].tolist()
     with pytest.raises(ValueError, match="must both be"):
@@ -382,6 +385,8 @@ def test_head_weights_are_oblique_planes_put_back_by_w_o():
     torch.testing.assert_close(w_v @ w_o, torch.eye(16), atol=1e-5, rtol=0)  # W^O = (W^V)ᵀ: no attention, no move
     torch.testing.assert_close(w_v.T @ w_v, torch.eye(16), atol=1e-5, rtol=0)  # orthogonal: 8 planes at right angles
     assert (w_v[:, :2].abs() > 0.01).sum() > 12  # oblique: a head's plane reads (almost) every feature
+    gaussian = torch.randn(16, 16, generator=torch.Generator().manual_seed(0))
+    assert bool((torch.diagonal(w_v.T @ gaussian) > 0).all())  # QR's sign convention fixed: one R everywhere
     for i in range(8):
         block = slice(2 * i, 2 * i + 2)
         symmetric = torch.allclose(w_q[:, block], w_k[:, block])
