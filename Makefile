@@ -132,7 +132,7 @@ $(STAMPS)/grade-demo: $(STAMPS)/exercises $(DEMO) $(LIBRARY)
 # Grade the class in submitted/: sandboxed (bubblewrap), in parallel, points decided by the judge
 # outside the notebooks. ASSIGNMENT=name for one assignment; UNSANDBOXED=1 runs learner code with
 # your permissions (only where bubblewrap cannot be installed).
-grade: $(if $(UNSANDBOXED),,system-packages) $(STAMPS)/exercises
+grade: $(STAMPS)/exercises
 	$(BIN)/python -m mhsa_ref.grading.run $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT)) $(if $(UNSANDBOXED),--unsandboxed)
 
 where: $(STAMPS)/grade-demo

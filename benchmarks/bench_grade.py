@@ -45,7 +45,7 @@ import demo_builder  # noqa: E402
 from bench_attention import machine  # noqa: E402
 
 from mhsa_ref.grading.nbgrader_plugin import TIMES_ENV  # noqa: E402
-from mhsa_ref.grading.run import PHASES  # noqa: E402
+from mhsa_ref.grading.run import PHASES, WORKER_PHASES  # noqa: E402
 
 BIN = Path(sys.executable).parent
 STOCK_CONFIG = """c = get_config()
@@ -104,7 +104,7 @@ def stock_arm(root: Path, assignments: list[str]) -> float:
 def make_grade_arm(root: Path) -> tuple[float, dict]:
     start = time.monotonic()
     result = subprocess.run([sys.executable, "-m", "mhsa_ref.grading.run", "--course", str(root), "--quiet"], cwd=ROOT,
-                            env={**env(), "MHSA_DB_URL": ""}, check=True, capture_output=True, text=True)
+                            env=env(), check=True, capture_output=True, text=True)
     wall = time.monotonic() - start
     found = PHASE_LINE.search(result.stdout.splitlines()[-1])
     phases = {name.strip(): float(value) for name, value in
@@ -116,7 +116,7 @@ def plain_arm(root: Path, assignments: list[str]) -> tuple[float, dict]:
     times = root / "times.jsonl"
     wall = sum(nbgrader(root, "autograde", a, extra={TIMES_ENV: str(times)}) for a in assignments)
     rows = [json.loads(line) for line in times.read_text().splitlines()]
-    phases = {phase: sum(r.get(phase, 0.0) for r in rows) for phase in PHASES[:4]}
+    phases = {phase: sum(r.get(phase, 0.0) for r in rows) for phase in WORKER_PHASES}
     phases["gradebook"] = wall - sum(r["waited"] for r in rows)  # nbgrader's own work: sanitize, write, score
     phases["feedback"] = sum(nbgrader(root, "generate_feedback", a) for a in assignments)
     phases["export"] = nbgrader(root, "export")

@@ -111,23 +111,18 @@ def running_figure(panels: Sequence[tuple[str, Tensor]], tokens: Sequence[str], 
         if title in same_plane:
             points = project_2d(vectors, basis)  # (T, 2)
             how = f"plane of {same_plane[0]}" if title != same_plane[0] else "PCA plane, shared"
-            scatter_words(ax, points, tokens, colours=colours, size=70)
-            span = shared_span or 1.0
-            ax.set(xlim=(-1.35 * span, 1.35 * span), ylim=(-1.35 * span, 1.35 * span), aspect="equal",
-                   title=f"{title}\n(D = {vectors.size(-1)}, {how})")
-            ax.set_xticks([]), ax.set_yticks([])
-            continue
-        if _equidistant(vectors):
+            span = shared_span
+        elif _equidistant(vectors):
             # No plane is better than another (PCA is degenerate); a regular polygon keeps every
             # point equivalent, which is the one true thing a flat picture can say about them.
             angle = torch.arange(len(tokens), dtype=torch.float64) * 2 * torch.pi / len(tokens)
             points = torch.stack([angle.sin(), angle.cos()], 1)  # (T, 2)
-            how = "all equidistant"
+            how, span = "all equidistant", 1.0
         else:
             points = project_2d(vectors)  # (T, 2)
-            how = "PCA plane"
+            how, span = "PCA plane", float(points.abs().max())
         scatter_words(ax, points, tokens, colours=colours, size=70)
-        span = float(points.abs().max()) or 1.0
+        span = span or 1.0
         ax.set(xlim=(-1.35 * span, 1.35 * span), ylim=(-1.35 * span, 1.35 * span), aspect="equal",
                title=f"{title}\n(D = {vectors.size(-1)}, {how})")
         ax.set_xticks([]), ax.set_yticks([])

@@ -217,8 +217,9 @@ class _Session:
         self.owner = owner  # the converter of the run; a new run (the formgrader's next autograde) gets a new session
         self.pool = pooling.Pool(workers, limits, sandboxed=sandboxed)
         self.assignments: dict = {}  # (course root, name) -> mhsa_ref.grading.run.Assignment
-        self.ahead: dict[tuple[str, str, str], tuple] = {}  # (student, assignment, notebook) -> (digest, future, why unread)
-        self.lock = threading.Lock()
+        # (student, assignment, notebook) -> (digest, future, why unread). Only nbgrader's own thread
+        # touches it (grade_ahead at the exporter's start, outcome in its loop), so it needs no lock.
+        self.ahead: dict[tuple[str, str, str], tuple] = {}
 
     def close(self) -> None:
         self.pool.close()
@@ -237,7 +238,7 @@ class _Session:
             if name in refused:
                 continue
             try:
-                self.submit(student, name, path, root, priority=1)
+                self.ahead[(student, name, path.stem)] = self.submit(student, name, path, root, priority=1)
             except Exception:  # noqa: BLE001 - a broken assignment: the run itself reports it, the others go on
                 refused.add(name)
 
@@ -245,20 +246,15 @@ class _Session:
         text, reason = pooling.read_submission(path)
         digest = hashlib.sha256(text.encode()).hexdigest()
         future = self.pool.submit(f"{student}/{name}", text, self.assignment(root, name), priority=priority)
-        with self.lock:
-            self.ahead[(student, name, path.stem)] = (digest, future, reason)
         return digest, future, reason
 
     def outcome(self, root: Path, submitted: Path, student: str, name: str, notebook: str):
         path = submitted / f"{notebook}.ipynb"
         text, _ = pooling.read_submission(path)
-        with self.lock:
-            entry = self.ahead.pop((student, name, notebook), None)
+        entry = self.ahead.pop((student, name, notebook), None)
         ahead = entry is not None and entry[0] == hashlib.sha256(text.encode()).hexdigest()
         if not ahead:
-            self.submit(student, name, path, root, priority=0)  # not graded ahead, or the file changed since
-            with self.lock:
-                entry = self.ahead.pop((student, name, notebook))
+            entry = self.submit(student, name, path, root, priority=0)  # not graded ahead, or changed since
         _, future, reason = entry
         waited = time.monotonic()
         outcome = future.result()
@@ -326,22 +322,19 @@ def _session(preprocessor: "JudgedExecute", notebooks: int = 1) -> _Session:
             _SESSION.close()
             _SESSION = None
         if _SESSION is None:
-            if not _EXIT_HOOK:
-                atexit.register(_at_exit)
-                _EXIT_HOOK.append(True)
-            limits = Limits(**{**Limits().as_dict(), **preprocessor.limits})
+            limits = Limits(**preprocessor.limits)
             workers = pooling.pool_size(notebooks, preprocessor.workers)
             _SESSION = _Session(owner, workers, limits, preprocessor.sandboxed)
         return _SESSION
-
-
-_EXIT_HOOK: list = []
 
 
 def _at_exit() -> None:
     if _SESSION is not None:
         _SESSION.close()
     pooling.quick_exit()
+
+
+atexit.register(_at_exit)
 
 
 class JudgedExecute(NbGraderPreprocessor):

@@ -57,8 +57,6 @@ class Job:
     reason: str = ""  # why the notebook could not be graded in full (still scored: missing cells are 0)
     notes: list[str] = field(default_factory=list)
     cached: bool = False
-    seconds: float = 0.0  # wall time of this notebook in its worker
-    timing: dict = field(default_factory=dict)  # phase -> seconds (Outcome.timing)
 
     @property
     def earned(self) -> float:
@@ -221,6 +219,7 @@ def db_url(course: Path) -> str:
 
 
 PHASES = ("worker start", "cells", "recording", "judging", "gradebook", "feedback", "export")
+WORKER_PHASES = PHASES[:4]  # the ones a worker reports per notebook (Outcome.timing); the rest are the run's own
 
 
 def run(course: Path, *, assignment: str | None = None, workers: int | None = None, sandboxed: bool = True,
@@ -248,8 +247,7 @@ def run(course: Path, *, assignment: str | None = None, workers: int | None = No
                 outcome = future.result()  # SandboxUnavailable (no worker could start) ends the run here
                 job.verdicts, job.notes = outcome.verdicts, job.notes + outcome.notes
                 job.reason = job.reason or outcome.reason
-                job.timing, job.seconds = outcome.timing, outcome.timing["notebook"]
-                for phase in PHASES[:4]:
+                for phase in WORKER_PHASES:
                     spent[phase] += outcome.timing.get(phase, 0.0)
                 keep(course, job)
                 if bar:
