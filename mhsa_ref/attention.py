@@ -82,8 +82,9 @@ def fused_scaled_dot_product_attention(
     """The fused path: same arguments and output as `scaled_dot_product_attention`, no weights.
 
     One call to `F.scaled_dot_product_attention` (the kernel is pinned on CUDA, see
-    `mhsa_ref.backend.cuda_kernel`). Fused kernels never build the (T, S) weight matrix, so the
-    second element is None.
+    `mhsa_ref.backend.cuda_kernel`). It returns no weights, so the second element is None: its
+    FlashAttention and memory-efficient kernels never build the (T, S) matrix, and its math
+    fallback builds it but does not return it.
 
     Returns:
         out (..., T, d_v) and None.
