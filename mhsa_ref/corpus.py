@@ -24,7 +24,9 @@ from pathlib import Path
 DATA = Path(__file__).resolve().parent / "data"
 CORPUS_FILE = DATA / "corpus.txt"
 SENSES_FILE = DATA / "bank_senses.tsv"
+MASKED_VERBS_FILE = DATA / "masked_verbs.tsv"
 SEED = 1963  # the year of the speech whose first words the course uses
+MASKED_VERBS_SEED = 2017  # the year of "Attention is all you need"
 
 # --- the word classes -------------------------------------------------------------------------------
 PEOPLE = ["farmer", "teacher", "doctor", "child", "baker", "sailor", "student", "painter"]
@@ -52,6 +54,16 @@ CLAUSES = [
     "they will travel to paris",
     "one day we will be free",
 ]
+
+
+# --- the masked-verb task of chapter 09 (its own file: corpus.txt, and chapters 01–08, stay as they are) ---
+# The verb after the subject depends on two other places: its form on the subject ("she counts",
+# "they count"), its sense on the object ("counts the coins", "watches the herons").
+MASKED_VERBS = {("money", "plural"): "count", ("money", "singular"): "counts",
+                ("river", "plural"): "watch", ("river", "singular"): "watches"}
+SINGULAR_SUBJECTS = ["she", "he"]  # and "the {person}"
+PLURAL_SUBJECTS = ["I", "we", "they"]  # "I" takes the plural form too: "I count"
+LEFT_VERBS = ["left", "saw", "found"]
 
 
 @dataclass(frozen=True)
@@ -126,6 +138,56 @@ def generate(n_sentences: int = 6000, seed: int = SEED) -> list[Sentence]:
     return sentences
 
 
+def _subject(r: random.Random) -> tuple[str, str]:
+    """A subject and its number: a pronoun, or "the {person}" (singular)."""
+    kind = r.choice(["singular", "plural", "person"])
+    if kind == "person":
+        return f"the {r.choice(PEOPLE)}", "singular"
+    return r.choice(SINGULAR_SUBJECTS if kind == "singular" else PLURAL_SUBJECTS), kind
+
+
+def masked_verb_sentences(n_sentences: int = 3000, seed: int = MASKED_VERBS_SEED) -> list[tuple[tuple[str, ...], int]]:
+    """(tokens, position of the verb) for the masked-verb task of chapter 09, reproducibly.
+
+    "{opener}{subject} {verb} the {object} that {other subject} {left verb} {at|near} the bank":
+    the verb's form follows the subject, its sense the object's class (money or river); the second
+    subject is a distractor that only word order tells apart from the first; the opener ("", "in the
+    evening", "every morning") moves everything by 0, 3 or 2 places.
+    """
+    r = random.Random(seed)
+    out = []
+    for _ in range(n_sentences):
+        opener = r.choice(["", "", f"in the {r.choice(TIMES)} ", f"every {r.choice(TIMES)} "])
+        subject, number = _subject(r)
+        sense = r.choice(["money", "river"])
+        thing = r.choice(MONEY if sense == "money" else RIVER_SIGHTS)
+        other, _ = _subject(r)
+        text = (f"{opener}{subject} {MASKED_VERBS[sense, number]} the {thing} that {other} "
+                f"{r.choice(LEFT_VERBS)} {r.choice(['at', 'near'])} the bank")
+        tokens = tuple(text.split())
+        out.append((tokens, len(opener.split()) + len(subject.split())))
+    return out
+
+
+def write_masked_verbs(rows: list[tuple[tuple[str, ...], int]]) -> None:
+    lines = ["sentence\tverb position"] + [f"{' '.join(tokens)}\t{position}" for tokens, position in rows]
+    MASKED_VERBS_FILE.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
+def _load_masked_verbs() -> tuple[tuple[tuple[str, ...], int], ...]:
+    rows = []
+    for line in MASKED_VERBS_FILE.read_text(encoding="utf-8").splitlines()[1:]:
+        text, position = line.split("\t")
+        rows.append((tuple(text.split()), int(position)))
+    return tuple(rows)
+
+
+def masked_verbs() -> list[tuple[list[str], int]]:
+    """The shipped masked-verb task: (tokens, position of the verb) per sentence."""
+    return [(list(tokens), position) for tokens, position in _load_masked_verbs()]
+
+
 def write(sentences: list[Sentence]) -> None:
     DATA.mkdir(exist_ok=True)
     CORPUS_FILE.write_text("".join(" ".join(s.tokens) + "\n" for s in sentences), encoding="utf-8")
@@ -168,4 +230,5 @@ def bank_senses() -> list[tuple[int, int, str]]:
 
 if __name__ == "__main__":
     write(generate())
-    print(f"wrote {CORPUS_FILE} and {SENSES_FILE}")
+    write_masked_verbs(masked_verb_sentences())
+    print(f"wrote {CORPUS_FILE}, {SENSES_FILE} and {MASKED_VERBS_FILE}")
