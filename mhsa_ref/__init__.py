@@ -1,7 +1,7 @@
 """Reference implementation of the course "Multi-head self-attention, one point at a time".
 
 Each module is one chapter: `one_hot` (01), `word2vec` (02), `elmo` (03), `attention` (04),
-`self_attention` (05), `split_heads` (06), `concat_and_output` (07), `cost_and_gpu` (08).
+`self_attention` (05), `split_heads` (06), `concat_and_output` (07), `cost_and_gpu` (08), `trained_heads` (09).
 `corpus` is the shipped text; `figures` and `widgets` draw the chapters' figures and live
 explorers; `backend` chooses the device and the attention path; `checks` holds the named checks
 that grade learners' notebooks.
@@ -33,6 +33,7 @@ _EXPORTS = {
     "cost_and_gpu": ("achieved_tflops", "attention_flops", "attention_score_bytes",),
     "self_attention": ("causal_mask", "fused_self_attention", "project_qkv", "self_attention",),
     "split_heads": ("multi_head_attention_weights", "split_heads",),
+    "trained_heads": ("sense_separation", "sinusoidal_positions",),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
@@ -62,7 +63,9 @@ __all__ = [
     "project_qkv",
     "scaled_dot_product_attention",
     "scalar_mix",
+    "sinusoidal_positions",
     "self_attention",
+    "sense_separation",
     "sgns_loss",
     "skipgram_pairs",
     "softmax",

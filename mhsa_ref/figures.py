@@ -254,6 +254,56 @@ def flash_tiling(maxima: Tensor, sums: Tensor, *, seq_len: int, block_size: int,
     return fig
 
 
+def learning_curves(curves: dict[str, list[list[tuple[int, float]]]], *, ylabel: str = "held-out accuracy",
+                    title: str = ""):
+    """One line per configuration: the mean over seeds of (step, value) curves, with the min–max band shaded.
+
+    Args:
+        curves: a label (e.g. "h = 8") -> one curve per seed, each a list of (step, value), same steps.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    for n, (label, runs) in enumerate(curves.items()):
+        if not runs or any([s for s, _ in r] != [s for s, _ in runs[0]] for r in runs):
+            raise ValueError(f"{label}: every seed's curve must have the same steps")
+        steps = [s for s, _ in runs[0]]
+        values = torch.tensor([[v for _, v in r] for r in runs], dtype=torch.float64)  # (seeds, points)
+        colour = OKABE_ITO[n % len(OKABE_ITO)]
+        ax.plot(steps, values.mean(0), color=colour, lw=2, label=f"{label} ({len(runs)} seeds)")
+        ax.fill_between(steps, values.min(0).values, values.max(0).values, color=colour, alpha=0.18, lw=0)
+    ax.set(xlabel="training step", ylabel=ylabel, title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def ladder(panels: Sequence[tuple[str, Tensor, Tensor, float]], senses: Sequence[str]):
+    """The course's ladder: each representation's held-out points of one word, in its PCA plane, by sense.
+
+    Args:
+        panels: (name, points (N, d), sense ids (N,), score) per representation, in the course's order.
+        senses: the name of each sense id, for the legend.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.1 * len(panels), 3.6), squeeze=False)
+    for ax, (name, points, ids, score) in zip(axes[0], panels):
+        flat = points.double()
+        spread = (flat - flat.mean(0)).abs().max()
+        xy = project_2d(flat) if spread > 1e-9 else torch.zeros(len(flat), 2, dtype=torch.float64)
+        for k, sense in enumerate(senses):
+            rows = ids == k
+            ax.scatter(xy[rows, 0], xy[rows, 1], s=14, alpha=0.6, color=OKABE_ITO[k + 4], label=sense,
+                       edgecolors="none")
+        note = "\n(every point the same)" if spread <= 1e-9 else ""
+        ax.set(title=f"{name}\nseparation {score:.2f}{note}", xticks=[], yticks=[])
+    axes[0][0].legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 # --- interactive figures (Plotly, drawn in the browser) ------------------------------------------------
 
 
