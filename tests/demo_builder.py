@@ -188,6 +188,25 @@ def attention_score_bytes(batch, seq_len, num_heads, dtype):
     return torch.empty(0, dtype=dtype).element_size() * batch * num_heads * seq_len**2''',
             "multi_head_self_attention": ADA_LAYER,
         },
+        "09_trained_heads": {
+            "sinusoidal_positions": '''\
+def sinusoidal_positions(seq_len, d_model):
+    """(seq_len, d_model) float32: column 2i is sin(p / 10000^(2i/d_model)), column 2i+1 its cos."""
+    if d_model % 2 != 0:
+        raise ValueError(f"d_model must be even, got {d_model}")
+    positions = torch.arange(seq_len, dtype=torch.float32)[:, None]
+    frequencies = torch.exp(-math.log(10000.0) * torch.arange(0, d_model, 2, dtype=torch.float32) / d_model)
+    angles = positions * frequencies
+    return torch.stack([angles.sin(), angles.cos()], dim=-1).flatten(1)''',
+            "sense_separation": '''\
+def sense_separation(train_points, train_senses, test_points, test_senses):
+    """Nearest-centroid accuracy: the share of test points whose nearest training centroid is their own sense."""
+    n = int(train_senses.max()) + 1
+    centroids = torch.stack([train_points[train_senses == s].mean(0) for s in range(n)])
+    nearest = torch.cdist(test_points, centroids).argmin(dim=1)
+    return (nearest == test_senses).float().mean().item()''',
+            "multi_head_self_attention": ADA_LAYER,
+        },
     },
     "ben": {
         "01_one_hot": {
@@ -358,6 +377,27 @@ def multi_head_self_attention(x, w_q, w_k, w_v, w_o, num_heads, mask=None):
         scores = scores.masked_fill(~head_mask(mask), float("-inf"))
     weights = torch.softmax(scores.float(), dim=-1).nan_to_num(0.0)
     return merge_heads(weights @ v.float()) @ w_o.float(), weights''',
+        },
+        "09_trained_heads": {
+            # Mistake: all the sines, then all the cosines, instead of interleaving them pair by pair.
+            "sinusoidal_positions": '''\
+def sinusoidal_positions(seq_len, d_model):
+    """(seq_len, d_model) float32: column 2i is sin(p / 10000^(2i/d_model)), column 2i+1 its cos."""
+    if d_model % 2:
+        raise ValueError("d_model must be even")
+    pos = torch.arange(seq_len).float().unsqueeze(1)
+    freq = 1.0 / 10000 ** (torch.arange(0, d_model, 2).float() / d_model)
+    return torch.cat([torch.sin(pos * freq), torch.cos(pos * freq)], dim=1)''',
+            "sense_separation": '''\
+def sense_separation(train_points, train_senses, test_points, test_senses):
+    """Nearest-centroid accuracy: the share of test points whose nearest training centroid is their own sense."""
+    right = 0
+    senses = sorted(set(train_senses.tolist()))
+    centroids = [train_points[train_senses == s].mean(dim=0) for s in senses]
+    for point, sense in zip(test_points, test_senses.tolist()):
+        distances = [torch.linalg.norm(point - c).item() for c in centroids]
+        right += senses[distances.index(min(distances))] == sense
+    return right / len(test_senses)''',
         },
     },
 }

@@ -10,13 +10,15 @@ import io
 
 import pytest
 
-from mutants import attention, concat_and_output, cost_and_gpu, elmo, one_hot, self_attention, split_heads, word2vec
+from mutants import (attention, concat_and_output, cost_and_gpu, elmo, one_hot, self_attention, split_heads,
+                     trained_heads, word2vec)
 from notebook_cells import grade, graded_cells
 
 EXERCISES = {m.ASSIGNMENT: m for m in (one_hot, word2vec, elmo, attention, self_attention, split_heads,
-                                         concat_and_output, cost_and_gpu)}
+                                         concat_and_output, cost_and_gpu, trained_heads)}
 POINTS = {"01_one_hot": 11, "02_word2vec": 10, "03_elmo": 8, "04_attention": 13, "05_self_attention": 12,
-          "06_split_heads": 10, "07_concat_and_output": 14, "08_cost_and_gpu": 8}
+          "06_split_heads": 10, "07_concat_and_output": 14, "08_cost_and_gpu": 8,
+          "09_trained_heads": 7}
 CASES = [(a, name) for a, m in EXERCISES.items() for name in sorted(m.MUTANTS)]
 
 

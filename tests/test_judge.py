@@ -21,11 +21,12 @@ import torch
 from mhsa_ref.checks import _core
 from mhsa_ref.grading import judge as J
 from mhsa_ref.grading import trace
-from mutants import attention, concat_and_output, cost_and_gpu, elmo, one_hot, self_attention, split_heads, word2vec
+from mutants import (attention, concat_and_output, cost_and_gpu, elmo, one_hot, self_attention, split_heads,
+                     trained_heads, word2vec)
 from notebook_cells import grade, notebook, setup_source
 
 EXERCISES = {m.ASSIGNMENT: m for m in (one_hot, word2vec, elmo, attention, self_attention, split_heads,
-                                       concat_and_output, cost_and_gpu)}
+                                       concat_and_output, cost_and_gpu, trained_heads)}
 
 
 def namespace(assignment: str, functions: dict) -> dict:

@@ -30,10 +30,10 @@ def test_ci_runs_exactly_make_test():
 DEMO_GRADES = {
     "ada": {"01_one_hot": "11 / 11", "02_word2vec": "10 / 10", "03_elmo": "8 / 8", "04_attention": "13 / 13",
             "05_self_attention": "12 / 12", "06_split_heads": "10 / 10", "07_concat_and_output": "14 / 14",
-            "08_cost_and_gpu": "8 / 8"},
+            "08_cost_and_gpu": "8 / 8", "09_trained_heads": "7 / 7"},
     "ben": {"01_one_hot": "10 / 11", "02_word2vec": "6 / 10", "03_elmo": "5 / 8", "04_attention": "5 / 13",
             "05_self_attention": "9 / 12", "06_split_heads": "7 / 10", "07_concat_and_output": "11 / 14",
-            "08_cost_and_gpu": "3 / 8"},
+            "08_cost_and_gpu": "3 / 8", "09_trained_heads": "4 / 7"},
 }
 if torch.cuda.is_available():  # the hidden CUDA runs catch two of ben's mistakes once more (see test_pipeline.py)
     DEMO_GRADES["ben"].update({"01_one_hot": "9 / 11", "04_attention": "3 / 13"})

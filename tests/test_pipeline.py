@@ -28,7 +28,8 @@ pytestmark = pytest.mark.slow
 # Every assignment nbgrader knows, as the Makefile finds them (solutions/[0-9][0-9]_*).
 ASSIGNMENTS = sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir() and re.fullmatch(r"\d\d_\w+", p.name))
 FULL = {"01_one_hot": 11.0, "02_word2vec": 10.0, "03_elmo": 8.0, "04_attention": 13.0, "05_self_attention": 12.0,
-        "06_split_heads": 10.0, "07_concat_and_output": 14.0, "08_cost_and_gpu": 8.0}
+        "06_split_heads": 10.0, "07_concat_and_output": 14.0, "08_cost_and_gpu": 8.0,
+        "09_trained_heads": 7.0}
 
 # ben's score in each assignment and the graded cells his mistakes fail (every other cell passes).
 BEN = {
@@ -50,6 +51,8 @@ BEN = {
     "07_concat_and_output": (11.0, {"test_module_matches_torch", "test_module_options_and_devices"}),
     # a multiply-add counted as 1 FLOP; softmax upcast to float32 and never cast back (bfloat16 in, float32 out).
     "08_cost_and_gpu": (3.0, {"test_flops_values", "test_flops_sizes", "test_layer_gpu_path"}),
+    # the sines and cosines concatenated (all sines, then all cosines), not interleaved.
+    "09_trained_heads": (4.0, {"test_positions_values", "test_positions_sizes"}),
 }
 # On a grading machine with CUDA, the hidden device checks also run zero vectors and fully masked rows
 # there, so the same mistakes cost ben one more cell in 01 and two more in 04.
@@ -66,12 +69,13 @@ BEN_MISTAKES = {
     "06_split_heads": ["Expected a ValueError", "mask.unsqueeze(1)"],
     "07_concat_and_output": ["the biases were dropped"],
     "08_cost_and_gpu": ["multiply-add was counted as 1", "Wrong dtype"],
+    "09_trained_heads": ["the sines and cosines were concatenated"],
 }
 # An identifier of each solution that neither the learner copy nor ben's answers contain.
 SOLUTION_TOKENS = {"01_one_hot": "setdefault", "02_word2vec": "is_floating_point", "03_elmo": "full_like",
                    "04_attention": "clamp_min", "05_self_attention": ").tril()",
                    "06_split_heads": "the same mask for every head", "07_concat_and_output": "reshape copies",
-                   "08_cost_and_gpu": "h heads × 2 products"}
+                   "08_cost_and_gpu": "h heads × 2 products", "09_trained_heads": "(d_model/2,)"}
 
 
 def nb_name(assignment: str) -> str:
@@ -168,7 +172,7 @@ def hidden_checks(assignment: str) -> list[str]:
 
 def test_every_assignment_has_expectations():
     assert ASSIGNMENTS == ["01_one_hot", "02_word2vec", "03_elmo", "04_attention", "05_self_attention",
-                           "06_split_heads", "07_concat_and_output", "08_cost_and_gpu"]
+                           "06_split_heads", "07_concat_and_output", "08_cost_and_gpu", "09_trained_heads"]
     for table in (FULL, BEN, BEN_MISTAKES, SOLUTION_TOKENS):
         assert sorted(table) == ASSIGNMENTS
     for learner in ("ada", "ben"):

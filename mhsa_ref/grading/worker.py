@@ -48,7 +48,7 @@ def _preload() -> None:
     import torch  # noqa: F401
 
     from mhsa_ref.checks import (attention, concat_and_output, cost_and_gpu, elmo, one_hot,  # noqa: F401
-                                 self_attention, split_heads, word2vec)
+                                 self_attention, split_heads, trained_heads, word2vec)
     from mhsa_ref.grading import judge  # noqa: F401
 
     # Every check call runs under an operator recorder (a TorchDispatchMode), and the hidden checks run the

@@ -1,0 +1,202 @@
+"""Named checks for exercise 09_trained_heads: one function per graded cell of the notebook.
+
+`sinusoidal_positions` is checked on the encoder's size (T = 14, d_model = 16) and a small one
+whose numbers can be worked by hand (visible), then on one pair, long sequences, a 512-wide model
+and an odd width, which must be refused (hidden). `sense_separation` is checked on a 2-D example
+with two senses (visible), then on three senses, uneven counts, ties, float64 and the 16-wide
+points of the trained layer (hidden). Suspects are formed from the reference's own answers to
+changed questions, so a wrong result is named by the mistake that gives it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from mhsa_ref.checks._core import CheckFailure, Rules, call, expect_close, form_every_suspect, passed, randn
+
+ref = importlib.import_module("mhsa_ref.trained_heads")
+
+# The exercise asks for the formula written out: no library's ready-made encoding.
+POSITION_RULES = Rules()
+
+__all__ = [
+    "positions_values",
+    "positions_sizes",
+    "separation_values",
+    "separation_cases",
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# sinusoidal_positions
+
+
+def _position_suspects(T: int, d: int) -> dict[str, Callable[[], Tensor]]:
+    def swapped() -> Tensor:
+        want = ref.sinusoidal_positions(T, d)
+        return want.view(T, d // 2, 2).flip(-1).reshape(T, d)
+
+    def concatenated() -> Tensor:
+        want = ref.sinusoidal_positions(T, d)
+        return torch.cat([want[:, 0::2], want[:, 1::2]], dim=1)
+
+    def column_exponent() -> Tensor:
+        out = ref.sinusoidal_positions(T, d).clone()
+        out[:, 1::2] = ref.sinusoidal_positions(T, 2 * d)[:, 3::4]  # cos(p / 10000^((2i+1)/d))
+        return out
+
+    return {
+        "sin and cos were swapped: column 2i holds sin(p / 10000^(2i/d_model)) and column 2i+1 the cos.": swapped,
+        "the sines and cosines were concatenated (all sines, then all cosines); they interleave: pair i is "
+        "columns 2i (sin) and 2i+1 (cos), at the same frequency.": concatenated,
+        "the exponent is 2i/d_model with i the pair's index, not i/d_model: pair i turns at 1 / 10000^(2i/d_model), "
+        "so the last pair's rate is 10000^(-(d_model-2)/d_model), near 1/10000.":
+            lambda: ref.sinusoidal_positions(T, 2 * d)[:, :d],
+        "the exponent used the column's index j for the cos columns too: both columns of pair i share one "
+        "frequency, 1 / 10000^(2i/d_model) (the cos column 2i+1 must not get (2i+1)/d_model).": column_exponent,
+        "positions start at 0, not 1: the first row is sin(0) = 0 and cos(0) = 1.":
+            lambda: ref.sinusoidal_positions(T + 1, d)[1:],
+    }
+
+
+def _expect_positions(sinusoidal_positions: Callable, T: int, d: int) -> None:
+    context = f"for seq_len={T}, d_model={d}"
+    got = call(sinusoidal_positions, T, d, name="sinusoidal_positions", rules=POSITION_RULES, context=context)
+    want = ref.sinusoidal_positions(T, d)
+    if isinstance(got, Tensor) and got.dtype != want.dtype and got.shape == want.shape:
+        raise CheckFailure(f"Wrong dtype for the encodings {context}: got {got.dtype}, expected torch.float32 "
+                           f"(PyTorch's default, the embeddings' dtype).\n  Likely cause: a float64 computation "
+                           f"(torch.arange(..., dtype=torch.float64), or numpy) never cast back with .float().")
+    # float32 angles p·ω lose about T·1e-7 at position T, whichever correct way they are computed
+    expect_close(got, want, what="the encodings", context=context, suspects=_position_suspects(T, d),
+                 tol=(max(1e-5, 4e-7 * T), 1e-5))
+
+
+def positions_values(sinusoidal_positions: Callable) -> None:
+    """Visible: (4, 4), small enough to work by hand, and the encoder's (14, 16)."""
+    _expect_positions(sinusoidal_positions, 4, 4)
+    _expect_positions(sinusoidal_positions, 14, 16)
+    passed("positions_values", "(4, 4) and (14, 16): sin in column 2i, cos in 2i+1, rate 1 / 10000^(2i/d_model)")
+
+
+def positions_sizes(sinusoidal_positions: Callable) -> None:
+    """Hidden: one pair, one position, long sequences, a 512-wide model; an odd width must be refused."""
+    for T, d in [(7, 2), (1, 8), (2048, 64), (50, 512)]:
+        _expect_positions(sinusoidal_positions, T, d)
+    context = "for seq_len=4, d_model=7"
+    try:
+        got = call(sinusoidal_positions, 4, 7, name="sinusoidal_positions", rules=POSITION_RULES, context=context)
+    except CheckFailure as e:
+        if "raised ValueError" in str(e):
+            got = None
+        else:
+            raise
+    else:
+        raise CheckFailure(f"`sinusoidal_positions` returned {type(got).__name__} {context}; expected a ValueError. "
+                           f"sin and cos come in pairs, so an odd d_model has no encoding of this kind: raise "
+                           f"ValueError saying that d_model must be even.")
+    passed("positions_sizes", "one pair, one position, T = 2048, d_model = 512; an odd d_model raises ValueError")
+
+
+# ---------------------------------------------------------------------------------------------
+# sense_separation
+
+
+def _separation_suspects(a: Tensor, sa: Tensor, b: Tensor, sb: Tensor) -> dict[str, Callable[[], float]]:
+    def nearest_point() -> float:
+        return float((sa[torch.cdist(b.double(), a.double()).argmin(1)] == sb).double().mean())
+
+    return {
+        "the centroids were the means of the test points: they must come from the training points only (the test "
+        "points' senses are what is being predicted).": lambda: ref.sense_separation(b, sb, b, sb),
+        "the number of right test points was returned; the score is their share, between 0 and 1 (divide by the "
+        "number of test points).": lambda: ref.sense_separation(a, sa, b, sb) * len(sb),
+        "each point went to its farthest centroid (argmax of the distance); take the nearest, argmin.":
+            lambda: 1.0 - ref.sense_separation(a, sa, b, sb) if int(sa.max()) == 1 else None,  # two senses
+        "each test point took the sense of its nearest training point (1-nearest neighbour); compare it with each "
+        "sense's centroid, the mean of that sense's training points.": nearest_point,
+    }
+
+
+def _expect_separation(sense_separation: Callable, a: Tensor, sa: Tensor, b: Tensor, sb: Tensor, *,
+                       context: str, hint: str = "") -> None:
+    suspects = _separation_suspects(a, sa, b, sb)
+    form_every_suspect(suspects)  # while the learner kit is built: store the reference answers they need
+    got = call(sense_separation, a, sa, b, sb, name="sense_separation", context=context)
+    want = ref.sense_separation(a, sa, b, sb)
+    if isinstance(got, Tensor) and got.numel() == 1 and got.is_floating_point():
+        got = float(got)
+    if isinstance(got, bool) or not isinstance(got, (float, int)):
+        raise CheckFailure(f"`sense_separation` returned {type(got).__name__} {context}; expected a float between "
+                           f"0 and 1, the share of test points given their own sense (here {want:.4f}).")
+    if math.isclose(got, want, abs_tol=1e-6):  # a float32 mean of 0s and 1s is exact to about 1e-7
+        return
+    cause = next((c for c, make in suspects.items()
+                  if _value(make) is not None and math.isclose(got, _value(make), abs_tol=1e-6)), None)
+    cause = cause or hint
+    raise CheckFailure(f"`sense_separation` returned {got:.6g} {context}; expected {want:.6g}."
+                       + (f"\n  Likely cause: {cause}" if cause else ""))
+
+
+def _value(make: Callable[[], float | None]) -> float | None:
+    try:
+        value = make()
+        return None if value is None else float(value)
+    except Exception:  # a suspect that cannot be formed for these inputs says nothing
+        return None
+
+
+def _toy() -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Money points left, river points right, in 2-D; the test points lie in between, where mistakes differ."""
+    train = torch.tensor([[-2.0, 0.0], [-1.0, 1.0], [-1.5, -1.0], [2.0, 0.0], [3.0, 1.0], [1.0, -1.0]])
+    train_senses = torch.tensor([0, 0, 0, 1, 1, 1])
+    test = torch.tensor([[-1.0, 0.0], [0.5, 0.2], [1.5, 0.5], [-0.3, 0.0], [2.5, -0.5]])
+    test_senses = torch.tensor([0, 0, 1, 1, 1])
+    return train, train_senses, test, test_senses
+
+
+def separation_values(sense_separation: Callable) -> None:
+    """Visible: six training points and five test points in 2-D, two senses (centroids (-1.5, 0) and (2, 0))."""
+    a, sa, b, sb = _toy()
+    _expect_separation(sense_separation, a, sa, b, sb, context="on the 2-D example of the notebook")
+    g = torch.Generator().manual_seed(900)
+    sa2 = torch.randint(2, (40,), generator=g)
+    a2 = randn((40, 16), seed=901) + 1.5 * sa2.unsqueeze(1)
+    sb2 = torch.randint(2, (25,), generator=g)
+    b2 = randn((25, 16), seed=902) + 1.5 * sb2.unsqueeze(1)
+    _expect_separation(sense_separation, a2, sa2, b2, sb2, context="on 40 training and 25 test points in 16-D")
+    passed("separation_values", "nearest-centroid accuracy on the 2-D example and on 16-D points")
+
+
+def separation_cases(sense_separation: Callable) -> None:
+    """Hidden: points far from the origin, three senses, uneven counts, float64, a tie."""
+    # the same points shifted far from the origin: distances, not directions, decide
+    a, sa, b, sb = _toy()
+    b, sb = torch.cat([b, torch.tensor([[-2.5, 0.5]])]), torch.cat([sb, torch.tensor([0])])  # 3 and 3 test points
+    far = torch.tensor([100.0, 0.0])  # both centroids now lie in one direction from the origin
+    _expect_separation(sense_separation, a + far, sa, b + far, sb,
+                       context="on the 2-D example, with one more money test point, moved by (100, 0)",
+                       hint="a similarity that depends on the direction from the origin (cosine, dot product) was "
+                            "used; the nearest centroid is the one at the smallest Euclidean distance.")
+    g = torch.Generator().manual_seed(910)
+    centres = torch.tensor([[0.0, 0.0, 3.0], [2.0, 0.0, 0.0], [0.0, 2.5, 0.0]], dtype=torch.float64)
+    sa = torch.tensor([0] * 5 + [1] * 12 + [2] * 3)
+    sb = torch.randint(3, (30,), generator=g)
+    a = centres[sa] + randn((20, 3), seed=911, dtype=torch.float64)
+    b = centres[sb] + 1.6 * randn((30, 3), seed=912, dtype=torch.float64)
+    _expect_separation(sense_separation, a, sa, b, sb, context="for three senses (ids 0, 1, 2), float64",
+                       hint="only two senses were handled; there are as many senses as ids, 0 … C − 1, and each "
+                            "test point goes to the nearest of all C centroids.")
+    # a point exactly between the two centroids: the tie goes to the smaller id, 0
+    a = torch.tensor([[-1.0, 0.0], [1.0, 0.0]])
+    sa = torch.tensor([0, 1])
+    for sense in (0, 1):
+        _expect_separation(sense_separation, a, sa, torch.zeros(1, 2), torch.tensor([sense]),
+                           context=f"for one test point exactly between the centroids, of sense {sense}",
+                           hint="a tie goes to the smaller sense id (torch.argmin does this).")
+    passed("separation_cases", "three senses, a tie, points far from the origin, float64")

@@ -1,0 +1,173 @@
+"""Realistic wrong answers to exercise 09_trained_heads, and correct ones to compare with."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from mutants import Mutant
+
+# --- correct answers (learner style, not the reference) ----------------------------------------------
+
+
+def sinusoidal_positions(seq_len, d_model):
+    if d_model % 2 != 0:
+        raise ValueError(f"d_model must be even, got {d_model}")
+    pos = torch.arange(seq_len).unsqueeze(1).float()  # (T, 1)
+    div = torch.exp(torch.arange(0, d_model, 2).float() * (-math.log(10000.0) / d_model))  # (d_model/2,)
+    pe = torch.zeros(seq_len, d_model)
+    pe[:, 0::2] = torch.sin(pos * div)
+    pe[:, 1::2] = torch.cos(pos * div)
+    return pe
+
+
+def sense_separation(train_points, train_senses, test_points, test_senses):
+    n = int(train_senses.max()) + 1
+    centroids = torch.stack([train_points[train_senses == s].mean(0) for s in range(n)])  # (C, d)
+    distance = ((test_points.unsqueeze(1) - centroids.unsqueeze(0)) ** 2).sum(-1)  # (M, C)
+    return (distance.argmin(1) == test_senses).float().mean().item()
+
+
+# --- sinusoidal_positions -------------------------------------------------------------------------------
+
+
+def _angles(seq_len, d_model, start=0):
+    pos = torch.arange(start, start + seq_len, dtype=torch.float32).unsqueeze(1)
+    return pos / 10000 ** (torch.arange(0, d_model, 2, dtype=torch.float32) / d_model)
+
+
+def positions_swapped(seq_len, d_model):
+    a = _angles(seq_len, d_model)
+    pe = torch.zeros(seq_len, d_model)
+    pe[:, 0::2], pe[:, 1::2] = torch.cos(a), torch.sin(a)
+    return pe
+
+
+def positions_concatenated(seq_len, d_model):
+    a = _angles(seq_len, d_model)
+    return torch.cat([torch.sin(a), torch.cos(a)], dim=1)
+
+
+def positions_no_factor_two(seq_len, d_model):
+    pos = torch.arange(seq_len, dtype=torch.float32).unsqueeze(1)
+    a = pos / 10000 ** (torch.arange(d_model // 2, dtype=torch.float32) / d_model)  # i/d instead of 2i/d
+    pe = torch.zeros(seq_len, d_model)
+    pe[:, 0::2], pe[:, 1::2] = torch.sin(a), torch.cos(a)
+    return pe
+
+
+def positions_column_exponent(seq_len, d_model):
+    pos = torch.arange(seq_len, dtype=torch.float32).unsqueeze(1)
+    a = pos / 10000 ** (torch.arange(d_model, dtype=torch.float32) / d_model)  # column j uses j/d
+    pe = torch.sin(a)
+    pe[:, 1::2] = torch.cos(a[:, 1::2])
+    return pe
+
+
+def positions_from_one(seq_len, d_model):
+    a = _angles(seq_len, d_model, start=1)
+    pe = torch.zeros(seq_len, d_model)
+    pe[:, 0::2], pe[:, 1::2] = torch.sin(a), torch.cos(a)
+    return pe
+
+
+def positions_float64(seq_len, d_model):
+    pos = torch.arange(seq_len, dtype=torch.float64).unsqueeze(1)
+    a = pos / 10000 ** (torch.arange(0, d_model, 2, dtype=torch.float64) / d_model)
+    pe = torch.zeros(seq_len, d_model, dtype=torch.float64)
+    pe[:, 0::2], pe[:, 1::2] = torch.sin(a), torch.cos(a)
+    return pe
+
+
+def positions_odd_allowed(seq_len, d_model):
+    a = _angles(seq_len, d_model + d_model % 2)
+    pe = torch.zeros(seq_len, d_model + d_model % 2)
+    pe[:, 0::2], pe[:, 1::2] = torch.sin(a), torch.cos(a)
+    return pe[:, :d_model]  # an odd width silently loses its last cos
+
+
+# --- sense_separation -----------------------------------------------------------------------------------
+
+
+def _centroids(points, senses, n=None):
+    n = n or int(senses.max()) + 1
+    return torch.stack([points[senses == s].mean(0) for s in range(n)])
+
+
+def separation_test_centroids(train_points, train_senses, test_points, test_senses):
+    centroids = _centroids(test_points, test_senses, int(train_senses.max()) + 1)
+    return (torch.cdist(test_points, centroids).argmin(1) == test_senses).float().mean().item()
+
+
+def separation_count(train_points, train_senses, test_points, test_senses):
+    centroids = _centroids(train_points, train_senses)
+    return int((torch.cdist(test_points, centroids).argmin(1) == test_senses).sum())
+
+
+def separation_farthest(train_points, train_senses, test_points, test_senses):
+    centroids = _centroids(train_points, train_senses)
+    return (torch.cdist(test_points, centroids).argmax(1) == test_senses).float().mean().item()
+
+
+def separation_nearest_point(train_points, train_senses, test_points, test_senses):
+    nearest = torch.cdist(test_points, train_points).argmin(1)
+    return (train_senses[nearest] == test_senses).float().mean().item()
+
+
+def separation_two_senses(train_points, train_senses, test_points, test_senses):
+    c0, c1 = train_points[train_senses == 0].mean(0), train_points[train_senses == 1].mean(0)
+    guess = ((test_points - c1).norm(dim=1) < (test_points - c0).norm(dim=1)).long()
+    return (guess == test_senses).float().mean().item()
+
+
+def separation_cosine(train_points, train_senses, test_points, test_senses):
+    centroids = _centroids(train_points, train_senses)
+    similarity = torch.nn.functional.normalize(test_points, dim=1) @ torch.nn.functional.normalize(centroids, dim=1).T
+    return (similarity.argmax(1) == test_senses).float().mean().item()
+
+
+ASSIGNMENT = "09_trained_heads"
+CORRECT = {"sinusoidal_positions": sinusoidal_positions, "sense_separation": sense_separation}
+MUTANTS = {
+    "positions_swapped": Mutant("sinusoidal_positions", positions_swapped, "sin and cos were swapped"),
+    "positions_concatenated": Mutant("sinusoidal_positions", positions_concatenated, "concatenated"),
+    "positions_no_factor_two": Mutant("sinusoidal_positions", positions_no_factor_two, "exponent is 2i/d_model"),
+    "positions_column_exponent": Mutant("sinusoidal_positions", positions_column_exponent, "column's index"),
+    "positions_from_one": Mutant("sinusoidal_positions", positions_from_one, "positions start at 0"),
+    "positions_float64": Mutant("sinusoidal_positions", positions_float64, "float64"),
+    "positions_odd_allowed": Mutant("sinusoidal_positions", positions_odd_allowed, "expected a ValueError"),
+    "separation_test_centroids": Mutant("sense_separation", separation_test_centroids, "means of the test points"),
+    "separation_count": Mutant("sense_separation", separation_count, "their share"),
+    "separation_farthest": Mutant("sense_separation", separation_farthest, "farthest centroid"),
+    "separation_nearest_point": Mutant("sense_separation", separation_nearest_point, "nearest training point"),
+    "separation_two_senses": Mutant("sense_separation", separation_two_senses, "only two senses"),
+    "separation_cosine": Mutant("sense_separation", separation_cosine, "Euclidean distance"),
+}
+VISIBLE = ["positions_swapped", "positions_concatenated", "positions_no_factor_two", "positions_column_exponent",
+           "positions_from_one", "positions_float64", "separation_test_centroids", "separation_count",
+           "separation_farthest"]
+
+
+# --- other correct answers: they must keep full marks too ------------------------------------------------
+
+
+def sinusoidal_positions_stacked(seq_len, d_model):
+    if d_model % 2:
+        raise ValueError("d_model must be even")
+    i = torch.arange(d_model // 2, dtype=torch.float64)
+    angle = torch.arange(seq_len, dtype=torch.float64)[:, None] / (10000.0 ** (2 * i / d_model))
+    return torch.stack([angle.sin(), angle.cos()], dim=-1).reshape(seq_len, d_model).float()
+
+
+def sense_separation_loop(train_points, train_senses, test_points, test_senses):
+    senses = sorted(set(train_senses.tolist()))
+    centroids = {s: train_points[train_senses == s].mean(0) for s in senses}
+    right = 0
+    for point, sense in zip(test_points, test_senses.tolist()):
+        best = min(senses, key=lambda s: float(torch.dist(point, centroids[s])))
+        right += best == sense
+    return right / len(test_senses)
+
+
+ALTERNATIVES = {"sinusoidal_positions": [sinusoidal_positions_stacked], "sense_separation": [sense_separation_loop]}
