@@ -77,9 +77,10 @@ def test_math_is_rendered_by_a_local_mathjax(made):
 CHAPTERS = sorted(p.stem for p in (ROOT / "chapters").glob("[0-9][0-9]_*.md"))
 EXERCISES = sorted(p.name for p in (ROOT / "exercises").iterdir() if p.is_dir())
 FIGURES = {"01_one_hot": 2, "02_word2vec": 3, "03_elmo": 3, "04_attention": 3, "05_self_attention": 3,
-           "06_split_heads": 2, "07_concat_and_output": 2, "08_cost_and_gpu": 2}  # static figures
+           "06_split_heads": 2, "07_concat_and_output": 2, "08_cost_and_gpu": 2,
+           "09_trained_heads": 5}  # static figures
 INTERACTIVE = {"01_one_hot": 1, "02_word2vec": 1, "03_elmo": 1, "04_attention": 1, "05_self_attention": 2,
-               "06_split_heads": 2}  # Plotly figures
+               "06_split_heads": 2, "09_trained_heads": 4}  # Plotly figures
 
 
 def test_every_chapter_and_exercise_is_in_the_book():
@@ -148,7 +149,8 @@ def test_closing_page_is_executed_and_holds_the_references(made):
 
 
 @pytest.mark.parametrize("chapter", ["02_word2vec", "03_elmo", "04_attention", "05_self_attention",
-                                     "06_split_heads", "07_concat_and_output", "08_cost_and_gpu"])
+                                     "06_split_heads", "07_concat_and_output", "08_cost_and_gpu",
+                                     "09_trained_heads"])
 def test_chapter_cites_its_sources_with_links_to_the_references(made, chapter):
     links = parse(HTML / "chapters" / f"{chapter}.html").links
     cited = [h for h in links if h.startswith("closing.html#id")]
