@@ -258,7 +258,7 @@ class Trained:
     seed: int
     positions: bool
     losses: list[float] = field(default_factory=list)
-    curve: list[tuple[int, float]] = field(default_factory=list)  # (step, held-out verb accuracy)
+    curve: list[tuple[int, float, float, float]] = field(default_factory=list)  # (step, held-out verb, form, sense accuracy)
     seconds: float = 0.0
 
     @torch.no_grad()
@@ -270,6 +270,16 @@ class Trained:
         x, z_out, weights = self.model.layer(ids, torch.tensor([len(tokens)]))
         v = split_heads(x @ self.model.w["v"], self.num_heads)[0]  # (h, T, d_k)
         return x[0], z_out[0], v, (weights[0] @ v)  # Z's heads: each head's weighted average of its values
+
+    @torch.no_grad()
+    def fill(self, tokens: Sequence[str]) -> str:
+        """The word the encoder puts at the sentence's one <mask>."""
+        if list(tokens).count(MASK) != 1:
+            raise ValueError(f"fill needs a sentence with exactly one {MASK}; got {' '.join(tokens)!r}")
+        ids = torch.tensor([self.vocab.encode(tokens)])
+        batch = Batch(ids, torch.zeros(1, dtype=torch.long), torch.tensor([list(tokens).index(MASK)]),
+                      torch.tensor([len(tokens)]))
+        return self.vocab.words[int(self.model(batch)[0].argmax())]
 
     @torch.no_grad()
     def weights(self, tokens: Sequence[str]) -> Tensor:
@@ -304,6 +314,7 @@ def train(num_heads: int = 8, *, seed: int = 0, positions: bool = True, steps: i
     half = batch_size // 2
     task_batch, text_batch = make_batch(vocab, task), make_batch(vocab, text)  # encoded once
     held_out = make_batch(vocab, task_rows()[1])
+    verb_of = _verb_classes(vocab)
     curve = []
     with small_model_threads():
         for step in range(steps):
@@ -317,10 +328,26 @@ def train(num_heads: int = 8, *, seed: int = 0, positions: bool = True, steps: i
             losses.append(loss.item())
             if (step + 1) % CURVE_EVERY == 0:
                 with torch.no_grad():
-                    right = model(held_out)[0].argmax(-1) == held_out.targets
-                curve.append((step + 1, float(right.double().mean())))
+                    guess = model(held_out)[0].argmax(-1)
+                curve.append((step + 1, *_verb_scores(guess, held_out.targets, verb_of)))
     model.eval()
     return Trained(model, vocab, num_heads, seed, positions, losses, curve, time.perf_counter() - start)
+
+
+def _verb_classes(vocab: Vocabulary) -> dict[int, tuple[str, str]]:
+    """Each masked verb's id -> (sense, number)."""
+    from mhsa_ref import corpus
+
+    return {vocab.index[verb]: key for key, verb in corpus.MASKED_VERBS.items()}
+
+
+def _verb_scores(guess: Tensor, truth: Tensor, verb_of: dict[int, tuple[str, str]]) -> tuple[float, float, float]:
+    """Held-out accuracy of the verb, of its form alone and of its sense alone (a non-verb guess gets neither)."""
+    said = [verb_of.get(int(g), ("?", "?")) for g in guess]
+    wanted = [verb_of[int(t)] for t in truth]
+    n = len(wanted)
+    return (float((guess == truth).double().mean()), sum(s[1] == w[1] for s, w in zip(said, wanted)) / n,
+            sum(s[0] == w[0] for s, w in zip(said, wanted)) / n)
 
 
 @torch.no_grad()
@@ -333,16 +360,9 @@ def evaluate(trained: Trained) -> dict[str, float]:
     batch = make_batch(vocab, task)
     with small_model_threads():
         logits, _ = model(batch)
-    verbs = {vocab.index[v]: key for key, v in corpus.MASKED_VERBS.items()}  # id -> (sense, number)
-    guess = logits.argmax(-1)
-    truth = [verbs[int(t)] for t in batch.targets]
-    said = [verbs.get(int(p), ("?", "?")) for p in guess]
-    out = {
-        "verb_loss": float(nn.functional.cross_entropy(logits, batch.targets)),
-        "verb_accuracy": float((guess == batch.targets).double().mean()),
-        "form_accuracy": sum(s[1] == t[1] for s, t in zip(said, truth)) / len(truth),
-        "sense_accuracy": sum(s[0] == t[0] for s, t in zip(said, truth)) / len(truth),
-    }
+    verb, form, sense = _verb_scores(logits.argmax(-1), batch.targets, _verb_classes(vocab))
+    out = {"verb_loss": float(nn.functional.cross_entropy(logits, batch.targets)), "verb_accuracy": verb,
+           "form_accuracy": form, "sense_accuracy": sense}
     _, text = corpus_rows(seed=10_000)  # the same held-out positions for every run
     batch = make_batch(vocab, text)
     with small_model_threads():
@@ -379,21 +399,32 @@ def ladder_representations(single: Trained, several: Trained, *, space=None, bil
                            ) -> dict[str, Callable[[Sequence[str]], Tensor]]:
     """The course's representations of a sentence's words, from one-hot to Z′, each (T, d).
 
-    space, bilm: the word2vec space and the ELMo biLM (default: the course's, `pretrained()`).
+    space, bilm: the word2vec space and the ELMo biLM; by default the course's (chapters 02 and 03, seed 0)
+    trained on the corpus's training part only, like the encoders, so that no rung has seen a held-out sentence.
     """
-    from mhsa_ref import corpus, elmo, word2vec
+    from mhsa_ref import corpus
+    from mhsa_ref.elmo import train_elmo
     from mhsa_ref.one_hot import build_vocab, encode, one_hot
+    from mhsa_ref.word2vec import train_word2vec
 
     vocab = build_vocab(t for s in corpus.sentences() for t in s)
-    space = space or word2vec.pretrained()
-    bilm = bilm or elmo.pretrained()
+    seen, _ = _split(corpus.sentences())
+    quiet = _quiet_progress()
+    space = space or train_word2vec(seen, seed=0, tqdm_class=quiet)
+    bilm = bilm or train_elmo(seen, seed=0, tqdm_class=quiet)
     return {
         "one-hot": lambda tokens: one_hot(encode(tokens, vocab), len(vocab)).double(),
         "word2vec": lambda tokens: torch.stack([space[t] for t in tokens]),
         "ELMo": lambda tokens: bilm.vectors(tokens)[-1],  # the top layer, both directions
-        "Z (1 head)": lambda tokens: single.heads(tokens)[1],
-        f"Z′ ({several.num_heads} heads)": lambda tokens: several.heads(tokens)[1],
+        "Z′, 1 head": lambda tokens: single.heads(tokens)[1],
+        f"Z′, {several.num_heads} heads": lambda tokens: several.heads(tokens)[1],
     }
+
+
+def _quiet_progress():
+    from mhsa_ref.figures import NoProgress
+
+    return NoProgress
 
 
 def ladder(single: Trained, several: Trained) -> list[dict]:
@@ -482,23 +513,32 @@ def stored() -> dict:
     return json.loads(RESULTS_FILE.read_text(encoding="utf-8"))
 
 
-def steps_to(curve: Sequence[Sequence[float]], level: float = 0.99) -> int | None:
-    """The first step at which a (step, held-out accuracy) curve reaches `level`; None if it never does."""
-    return next((int(step) for step, value in curve if value >= level), None)
+CURVE_COLUMNS = {"verb": 1, "form": 2, "sense": 3}  # a curve's points: (step, verb, form, sense accuracy)
+
+
+def steps_to(curve: Sequence[Sequence[float]], level: float = 0.99, *, of: str = "verb") -> int | None:
+    """The first step at which a learning curve's accuracy `of` the verb, its form or its sense reaches `level`."""
+    column = CURVE_COLUMNS[of]
+    return next((int(point[0]) for point in curve if point[column] >= level), None)
 
 
 def summary(results: dict, *, positions: bool = True) -> list[dict]:
-    """Mean, minimum and maximum over seeds of each score, per number of heads (steps_to_99: the steps to 99 %)."""
+    """Mean, minimum and maximum over seeds of each score, per number of heads.
+
+    steps_to_99, form_steps_to_99, sense_steps_to_99: the steps until the held-out accuracy of the verb, of
+    its form alone and of its sense alone first reaches 99 % (over the seeds that reach it).
+    """
     out = []
     rows = [r for r in results["runs"] if r["positions"] == positions]
     for h in sorted({r["num_heads"] for r in rows}):
         mine = [r for r in rows if r["num_heads"] == h]
         entry = {"num_heads": h, "d_k": mine[0]["d_k"], "seeds": len(mine)}
-        reached = [steps_to(r["curve"]) for r in mine]
-        entry["never_reached_99"] = sum(s is None for s in reached)
+        reached = {of: [steps_to(r["curve"], of=of) for r in mine] for of in CURVE_COLUMNS}
+        entry["never_reached_99"] = sum(s is None for s in reached["verb"])
+        steps = {"steps_to_99": "verb", "form_steps_to_99": "form", "sense_steps_to_99": "sense"}
         for key in ("verb_accuracy", "verb_loss", "form_accuracy", "sense_accuracy", "corpus_loss", "bank_separation",
-                    "seconds", "steps_to_99"):
-            values = [r[key] for r in mine] if key != "steps_to_99" else [s for s in reached if s is not None]
+                    "seconds", *steps):
+            values = [r[key] for r in mine] if key not in steps else [s for s in reached[steps[key]] if s is not None]
             if not values:
                 entry[key] = None
                 continue

@@ -78,7 +78,7 @@ CHAPTERS = sorted(p.stem for p in (ROOT / "chapters").glob("[0-9][0-9]_*.md"))
 EXERCISES = sorted(p.name for p in (ROOT / "exercises").iterdir() if p.is_dir())
 FIGURES = {"01_one_hot": 2, "02_word2vec": 3, "03_elmo": 3, "04_attention": 3, "05_self_attention": 3,
            "06_split_heads": 2, "07_concat_and_output": 2, "08_cost_and_gpu": 2,
-           "09_trained_heads": 5}  # static figures
+           "09_trained_heads": 6}  # static figures
 INTERACTIVE = {"01_one_hot": 1, "02_word2vec": 1, "03_elmo": 1, "04_attention": 1, "05_self_attention": 2,
                "06_split_heads": 2, "09_trained_heads": 4}  # Plotly figures
 

@@ -150,6 +150,7 @@ def test_sweep_names_every_run_its_machine_and_date(results):
     assert {r["num_heads"] for r in results["runs"] if not r["positions"]} == {1, 8}
     for r in results["runs"]:
         assert r["d_k"] * r["num_heads"] == 16 and len(r["curve"]) == r["steps"] // trained_heads.CURVE_EVERY
+        assert all(len(point) == 4 for point in r["curve"])  # step, verb, form and sense accuracy
 
 
 def test_one_configuration_reproduces_its_stored_numbers_and_weights(results):
@@ -159,7 +160,8 @@ def test_one_configuration_reproduces_its_stored_numbers_and_weights(results):
     for key in ("verb_loss", "verb_accuracy", "form_accuracy", "sense_accuracy", "corpus_loss", "corpus_accuracy",
                 "bank_separation"):
         assert row[key] == pytest.approx(stored[key], abs=1e-5), key
-    assert [(s, round(v, 6)) for s, v in row["curve"]] == [(s, round(v, 6)) for s, v in stored["curve"]]
+    assert [[round(x, 6) for x in point] for point in row["curve"]] == [[round(x, 6) for x in point]
+                                                                          for point in stored["curve"]]
     shipped = trained_heads.load(1)  # the weights the chapter draws are this run's
     for name, value in trained.model.state_dict().items():
         assert torch.allclose(value, shipped.model.state_dict()[name], atol=1e-6), name
@@ -167,24 +169,38 @@ def test_one_configuration_reproduces_its_stored_numbers_and_weights(results):
 
 def test_the_stored_ladder_reproduces_from_the_stored_encoder(results):
     scores = {r["representation"]: r["sense_separation"] for r in results["ladder"]["scores"]}
-    assert list(scores) == ["one-hot", "word2vec", "ELMo", "Z (1 head)", "Z′ (8 heads)"]
+    assert list(scores) == ["one-hot", "word2vec", "ELMo", "Z′, 1 head", "Z′, 8 heads"]
     train_rows, test_rows = trained_heads.bank_occurrences()
     single = trained_heads.load(1)
     (a, sa), (b, sb) = (trained_heads.bank_points(lambda t: single.heads(t)[1], rows) for rows in (train_rows, test_rows))
-    assert sense_separation(a, sa, b, sb) == pytest.approx(scores["Z (1 head)"], abs=1e-9)
+    assert sense_separation(a, sa, b, sb) == pytest.approx(scores["Z′, 1 head"], abs=1e-9)
     # a single vector for every "bank" scores the share of the sense a tie goes to (money, id 0)
     assert scores["one-hot"] == scores["word2vec"] == pytest.approx(float((sb == 0).double().mean()))
+
+
+def test_the_stored_encoders_fill_the_verb_from_its_subject_and_its_object():
+    for num_heads in (1, 8):
+        trained = trained_heads.load(num_heads)
+        for subject, thing, verb in (("she", "coins", "counts"), ("they", "coins", "count"),
+                                     ("she", "herons", "watches"), ("they", "herons", "watch")):
+            tokens = f"in the morning {subject} <mask> the {thing} that they left at the bank".split()
+            assert trained.fill(tokens) == verb
+    with pytest.raises(ValueError, match="exactly one <mask>"):
+        trained.fill("she counts the coins".split())
 
 
 def test_summary_and_steps_to():
     runs = [{"num_heads": 2, "d_k": 8, "seed": s, "positions": True, "curve": curve, "verb_accuracy": acc,
              "verb_loss": 0.1, "form_accuracy": acc, "sense_accuracy": 1.0, "corpus_loss": 1.0, "bank_separation": 0.5,
              "seconds": 2.0}
-            for s, (curve, acc) in enumerate([([[50, 0.5], [100, 0.995]], 1.0), ([[50, 0.2], [100, 0.9]], 0.9)])]
+            for s, (curve, acc) in enumerate([([[50, 0.5, 0.99, 0.99], [100, 0.995, 1.0, 0.995]], 1.0),
+                                              ([[50, 0.2, 0.5, 0.5], [100, 0.9, 0.9, 1.0]], 0.9)])]
     (entry,) = trained_heads.summary({"runs": runs})
     assert entry["steps_to_99"] == {"mean": 100, "min": 100, "max": 100} and entry["never_reached_99"] == 1
     assert entry["verb_accuracy"] == {"mean": 0.95, "min": 0.9, "max": 1.0}
-    assert trained_heads.steps_to([[50, 0.2]]) is None
+    assert entry["form_steps_to_99"] == {"mean": 50, "min": 50, "max": 50}
+    assert entry["sense_steps_to_99"] == {"mean": 75, "min": 50, "max": 100}
+    assert trained_heads.steps_to([[50, 0.2, 0.3, 0.4]]) is None
 
 
 # --- the chapter's figures ------------------------------------------------------------------------------------

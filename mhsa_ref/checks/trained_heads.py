@@ -1,6 +1,6 @@
 """Named checks for exercise 09_trained_heads: one function per graded cell of the notebook.
 
-`sinusoidal_positions` is checked on the encoder's size (T = 14, d_model = 16) and a small one
+`sinusoidal_positions` is checked on the encoder's size (T = 15, d_model = 16) and a small one
 whose numbers can be worked by hand (visible), then on one pair, long sequences, a 512-wide model
 and an odd width, which must be refused (hidden). `sense_separation` is checked on a 2-D example
 with two senses (visible), then on three senses, uneven counts, ties, float64 and the 16-wide
@@ -78,10 +78,10 @@ def _expect_positions(sinusoidal_positions: Callable, T: int, d: int) -> None:
 
 
 def positions_values(sinusoidal_positions: Callable) -> None:
-    """Visible: (4, 4), small enough to work by hand, and the encoder's (14, 16)."""
+    """Visible: (4, 4), small enough to work by hand, and the encoder's (15, 16)."""
     _expect_positions(sinusoidal_positions, 4, 4)
-    _expect_positions(sinusoidal_positions, 14, 16)
-    passed("positions_values", "(4, 4) and (14, 16): sin in column 2i, cos in 2i+1, rate 1 / 10000^(2i/d_model)")
+    _expect_positions(sinusoidal_positions, 15, 16)
+    passed("positions_values", "(4, 4) and (15, 16): sin in column 2i, cos in 2i+1, rate 1 / 10000^(2i/d_model)")
 
 
 def positions_sizes(sinusoidal_positions: Callable) -> None:
