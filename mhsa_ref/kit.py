@@ -58,7 +58,7 @@ KEEP: dict[str, set[str]] = {
     # learner's own layer and positions (everything but sinusoidal_positions and sense_separation)
     "trained_heads": {"Vocabulary", "vocabulary", "_split", "Batch", "make_batch", "_select", "_join", "task_rows",
                       "corpus_rows", "TinyEncoder", "Trained", "train", "evaluate", "bank_occurrences", "bank_points", "bank_separation",
-                      "steps_to",
+                      "steps_to", "_verb_classes", "_verb_scores", "_quiet_progress",
                       "ladder_representations", "ladder", "run", "sweep", "save_weights", "load", "stored", "summary",
                       "main"},
 }
