@@ -30,7 +30,7 @@ from typing import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
-from mhsa_ref import _validate
+from mhsa_ref import _validate, corpus
 from mhsa_ref.backend import small_model_threads
 
 RESULTS_FILE = Path(__file__).resolve().parent / "data" / "trained_heads.json"
@@ -93,10 +93,12 @@ def sense_separation(train_points: Tensor, train_senses: Tensor, test_points: Te
     if train_points.size(1) != test_points.size(1):
         raise ValueError(f"train_points and test_points must have the same width; got {train_points.size(1)} "
                          f"and {test_points.size(1)}")
+    if int(train_senses.min()) < 0 or int(test_senses.min()) < 0:
+        raise ValueError("sense ids must be 0 … C − 1; got a negative id")
     classes = int(train_senses.max()) + 1
     seen = torch.bincount(train_senses, minlength=classes) > 0
     unseen = sorted(set(test_senses.tolist()) - set(torch.nonzero(seen).flatten().tolist()))
-    if unseen or int(train_senses.min()) < 0:
+    if unseen:
         raise ValueError(f"every test sense needs training points (ids 0 … C − 1); no training point has sense {unseen}")
     sums = torch.zeros(classes, train_points.size(1), dtype=torch.float64).index_add_(
         0, train_senses, train_points.double())  # (C, d)
@@ -112,6 +114,9 @@ def sense_separation(train_points: Tensor, train_senses: Tensor, test_points: Te
 
 @dataclass
 class Vocabulary:
+    """The encoder's words and their ids. Not `one_hot.build_vocab`: that is a learner function, withheld in
+    the learner kit, where exercise 09's last cell trains this encoder."""
+
     words: list[str]
 
     def __post_init__(self) -> None:
@@ -127,8 +132,6 @@ class Vocabulary:
 
 def vocabulary() -> Vocabulary:
     """<pad>, <mask>, then every word of the corpus and of the masked-verb task, in order of appearance."""
-    from mhsa_ref import corpus
-
     seen = dict.fromkeys([PAD, MASK])
     for tokens in corpus.sentences():
         seen.update(dict.fromkeys(tokens))
@@ -180,15 +183,11 @@ def _join(a: Batch, b: Batch) -> Batch:
 
 def task_rows() -> tuple[list, list]:
     """(training, held-out) rows of the masked-verb task: (tokens, verb position)."""
-    from mhsa_ref import corpus
-
     return _split(corpus.masked_verbs())
 
 
 def corpus_rows(seed: int) -> tuple[list, list]:
     """(training, held-out) rows of the corpus, each sentence with one position to mask drawn with `seed`."""
-    from mhsa_ref import corpus
-
     g = torch.Generator().manual_seed(seed)
     rows = [(s, int(torch.randint(len(s), (), generator=g))) for s in corpus.sentences()]
     return _split(rows)
@@ -261,31 +260,37 @@ class Trained:
     curve: list[tuple[int, float, float, float]] = field(default_factory=list)  # (step, held-out verb, form, sense accuracy)
     seconds: float = 0.0
 
+    def _sentence(self, tokens: Sequence[str]) -> tuple[Tensor, Tensor]:
+        """ids (1, T) and lengths (1,) of one sentence."""
+        return torch.tensor([self.vocab.encode(tokens)]), torch.tensor([len(tokens)])
+
     @torch.no_grad()
     def heads(self, tokens: Sequence[str]) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """One sentence through the trained layer: X (T, d), Z′ (T, d), V's heads and Z's heads (h, T, d_k), weights (h, T, T)."""
+        """One sentence through the trained layer: X (T, d), Z′ (T, d), V's heads and Z's heads (h, T, d_k)."""
         from mhsa_ref.split_heads import split_heads
 
-        ids = torch.tensor([self.vocab.encode(tokens)])
-        x, z_out, weights = self.model.layer(ids, torch.tensor([len(tokens)]))
+        x, z_out, weights = self.model.layer(*self._sentence(tokens))
         v = split_heads(x @ self.model.w["v"], self.num_heads)[0]  # (h, T, d_k)
         return x[0], z_out[0], v, (weights[0] @ v)  # Z's heads: each head's weighted average of its values
+
+    @torch.no_grad()
+    def output(self, tokens: Sequence[str]) -> Tensor:
+        """Z′ (T, d): the layer's output for one sentence, the encoder's rung of the ladder."""
+        return self.model.layer(*self._sentence(tokens))[1][0]
 
     @torch.no_grad()
     def fill(self, tokens: Sequence[str]) -> str:
         """The word the encoder puts at the sentence's one <mask>."""
         if list(tokens).count(MASK) != 1:
             raise ValueError(f"fill needs a sentence with exactly one {MASK}; got {' '.join(tokens)!r}")
-        ids = torch.tensor([self.vocab.encode(tokens)])
-        batch = Batch(ids, torch.zeros(1, dtype=torch.long), torch.tensor([list(tokens).index(MASK)]),
-                      torch.tensor([len(tokens)]))
+        ids, lengths = self._sentence(tokens)
+        batch = Batch(ids, torch.zeros(1, dtype=torch.long), torch.tensor([list(tokens).index(MASK)]), lengths)
         return self.vocab.words[int(self.model(batch)[0].argmax())]
 
     @torch.no_grad()
     def weights(self, tokens: Sequence[str]) -> Tensor:
         """(h, T, T): each head's attention weights over one sentence."""
-        ids = torch.tensor([self.vocab.encode(tokens)])
-        return self.model.layer(ids, torch.tensor([len(tokens)]))[2][0]
+        return self.model.layer(*self._sentence(tokens))[2][0]
 
 
 def train(num_heads: int = 8, *, seed: int = 0, positions: bool = True, steps: int = 1500, batch_size: int = 128,
@@ -300,7 +305,7 @@ def train(num_heads: int = 8, *, seed: int = 0, positions: bool = True, steps: i
     attention, position_fn: the learner's own layer and positional encodings, instead of the course's.
     """
     vocab = vocabulary()
-    task, _ = task_rows()
+    task, task_held_out = task_rows()
     text, _ = corpus_rows(seed)
     g = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
@@ -313,7 +318,7 @@ def train(num_heads: int = 8, *, seed: int = 0, positions: bool = True, steps: i
     model.train()
     half = batch_size // 2
     task_batch, text_batch = make_batch(vocab, task), make_batch(vocab, text)  # encoded once
-    held_out = make_batch(vocab, task_rows()[1])
+    held_out = make_batch(vocab, task_held_out)
     verb_of = _verb_classes(vocab)
     curve = []
     with small_model_threads():
@@ -336,8 +341,6 @@ def train(num_heads: int = 8, *, seed: int = 0, positions: bool = True, steps: i
 
 def _verb_classes(vocab: Vocabulary) -> dict[int, tuple[str, str]]:
     """Each masked verb's id -> (sense, number)."""
-    from mhsa_ref import corpus
-
     return {vocab.index[verb]: key for key, verb in corpus.MASKED_VERBS.items()}
 
 
@@ -353,8 +356,6 @@ def _verb_scores(guess: Tensor, truth: Tensor, verb_of: dict[int, tuple[str, str
 @torch.no_grad()
 def evaluate(trained: Trained) -> dict[str, float]:
     """Held-out scores: the masked verb (loss, accuracy, and its form and its sense apart) and masked corpus words."""
-    from mhsa_ref import corpus
-
     vocab, model = trained.vocab, trained.model
     _, task = task_rows()
     batch = make_batch(vocab, task)
@@ -380,13 +381,12 @@ SENSES = ("money", "river")
 
 def bank_occurrences() -> tuple[list, list]:
     """(training, held-out) occurrences of "bank" in the corpus: (tokens, position, sense id)."""
-    from mhsa_ref import corpus
-
     text = corpus.sentences()
-    rows = [(text[line], position, SENSES.index(sense)) for line, position, sense in corpus.bank_senses()]
-    cut = len(text) - round(len(text) * HELD_OUT)  # the corpus's own held-out lines
-    return [r for r, (line, _, _) in zip(rows, corpus.bank_senses()) if line < cut], \
-        [r for r, (line, _, _) in zip(rows, corpus.bank_senses()) if line >= cut]
+    cut = len(text) - round(len(text) * HELD_OUT)  # the corpus's own held-out lines, as `_split` cuts them
+    parts: tuple[list, list] = ([], [])
+    for line, position, sense in corpus.bank_senses():
+        parts[line >= cut].append((text[line], position, SENSES.index(sense)))
+    return parts
 
 
 def bank_points(represent: Callable[[Sequence[str]], Tensor], occurrences: list) -> tuple[Tensor, Tensor]:
@@ -403,6 +403,13 @@ def bank_points(represent: Callable[[Sequence[str]], Tensor], occurrences: list)
     return torch.stack(points).double(), torch.tensor([s for _, _, s in occurrences])
 
 
+def bank_separation(represent: Callable[[Sequence[str]], Tensor]) -> float:
+    """The sense separation of "bank" in one representation: training centroids, held-out points."""
+    train_rows, test_rows = bank_occurrences()
+    (a, sa), (b, sb) = (bank_points(represent, rows) for rows in (train_rows, test_rows))
+    return sense_separation(a, sa, b, sb)
+
+
 def ladder_representations(single: Trained, several: Trained, *, space=None, bilm=None
                            ) -> dict[str, Callable[[Sequence[str]], Tensor]]:
     """The course's representations of a sentence's words, from one-hot to Z′, each (T, d).
@@ -410,75 +417,61 @@ def ladder_representations(single: Trained, several: Trained, *, space=None, bil
     space, bilm: the word2vec space and the ELMo biLM; by default the course's (chapters 02 and 03, seed 0)
     trained on the corpus's training part only, like the encoders, so that no rung has seen a held-out sentence.
     """
-    from mhsa_ref import corpus
     from mhsa_ref.elmo import train_elmo
+    from mhsa_ref.figures import NoProgress
     from mhsa_ref.one_hot import build_vocab, encode, one_hot
     from mhsa_ref.word2vec import train_word2vec
 
     vocab = build_vocab(t for s in corpus.sentences() for t in s)
     seen, _ = _split(corpus.sentences())
-    quiet = _quiet_progress()
-    space = space or train_word2vec(seen, seed=0, tqdm_class=quiet)
-    bilm = bilm or train_elmo(seen, seed=0, tqdm_class=quiet)
+    space = space or train_word2vec(seen, seed=0, tqdm_class=NoProgress)
+    bilm = bilm or train_elmo(seen, seed=0, tqdm_class=NoProgress)
     return {
         "one-hot": lambda tokens: one_hot(encode(tokens, vocab), len(vocab)).double(),
         "word2vec": lambda tokens: torch.stack([space[t] for t in tokens]),
         "ELMo": lambda tokens: bilm.vectors(tokens)[-1],  # the top layer, both directions
-        "Z′, 1 head": lambda tokens: single.heads(tokens)[1],
-        f"Z′, {several.num_heads} heads": lambda tokens: several.heads(tokens)[1],
+        "Z′, 1 head": single.output,
+        f"Z′, {several.num_heads} heads": several.output,
     }
-
-
-def _quiet_progress():
-    from mhsa_ref.figures import NoProgress
-
-    return NoProgress
 
 
 def ladder(single: Trained, several: Trained) -> list[dict]:
     """Each representation's sense separation of "bank" on held-out corpus sentences."""
     train_rows, test_rows = bank_occurrences()
-    out = []
-    for name, represent in ladder_representations(single, several).items():
-        (a, sa), (b, sb) = bank_points(represent, train_rows), bank_points(represent, test_rows)
-        out.append({"representation": name, "sense_separation": sense_separation(a, sa, b, sb),
-                    "train_points": len(sa), "test_points": len(sb)})
-    return out
+    return [{"representation": name, "sense_separation": bank_separation(represent),
+             "train_points": len(train_rows), "test_points": len(test_rows)}
+            for name, represent in ladder_representations(single, several).items()]
 
 
 # ---------------------------------------------------------------------------------------------
 # The sweep
 
 
-def bank_separation(trained: Trained) -> float:
-    """The sense separation of "bank" in the encoder's Z′ (its layer's output), on held-out corpus sentences."""
-    train_rows, test_rows = bank_occurrences()
-    (a, sa), (b, sb) = (bank_points(lambda tokens: trained.heads(tokens)[1], rows) for rows in (train_rows, test_rows))
-    return sense_separation(a, sa, b, sb)
-
-
 def run(num_heads: int, seed: int, positions: bool = True, **kw) -> tuple[Trained, dict]:
     trained = train(num_heads, seed=seed, positions=positions, **kw)
     return trained, {"num_heads": num_heads, "d_k": D_MODEL // num_heads, "seed": seed, "positions": positions,
                      "steps": len(trained.losses), "curve": trained.curve, "seconds": round(trained.seconds, 2),
-                     **evaluate(trained), "bank_separation": bank_separation(trained)}
+                     **evaluate(trained), "bank_separation": bank_separation(trained.output)}
 
 
 def sweep(heads: Sequence[int] = HEADS, seeds: Sequence[int] = SEEDS, *, without_positions: Sequence[int] = (1, 8),
-          log: Callable[[str], None] = print) -> dict:
-    """Every (h, seed) with positions, the heads in `without_positions` without, and the ladder."""
+          log: Callable[[str], None] = print) -> tuple[dict, dict[int, Trained]]:
+    """Every (h, seed) with positions, the heads in `without_positions` without, and the ladder.
+
+    Returns the results, and the two encoders of the ladder (1 head and 8, the first seed) by number of heads.
+    """
+    several = 8 if 8 in heads else max(heads)
     runs, kept = [], {}
     configs = [(h, s, True) for h in heads for s in seeds] + [(h, s, False) for h in without_positions for s in seeds]
     for h, s, p in configs:
         trained, row = run(h, s, p)
         runs.append(row)
-        kept[h, s, p] = trained
+        if p and s == seeds[0] and h in (1, several):
+            kept[h] = trained
         log(f"h={h:>2} seed={s} positions={p!s:>5}: verb accuracy {row['verb_accuracy']:.3f} "
             f"(form {row['form_accuracy']:.3f}, sense {row['sense_accuracy']:.3f}), loss {row['verb_loss']:.3f}, "
             f"corpus loss {row['corpus_loss']:.3f}, bank separation {row['bank_separation']:.3f}, {row['seconds']:.1f} s")
-    several = 8 if 8 in heads else max(heads)
-    rungs = ladder(kept[1, seeds[0], True], kept[several, seeds[0], True])
-    _kept_for_chapter.update({h: kept[h, seeds[0], True] for h in (1, several)})
+    rungs = ladder(kept[1], kept[several])
     return {
         "what": "chapter 09's sweep: the tiny encoder (d_model = 16) for each number of heads and seed; held-out "
                 "scores on the masked-verb task and the corpus; the ladder of sense separation of 'bank'",
@@ -490,10 +483,7 @@ def sweep(heads: Sequence[int] = HEADS, seeds: Sequence[int] = SEEDS, *, without
         "runs": runs,
         "ladder": {"single": {"num_heads": 1, "seed": seeds[0]}, "several": {"num_heads": several, "seed": seeds[0]},
                    "scores": rungs},
-    }
-
-
-_kept_for_chapter: dict[int, Trained] = {}
+    }, kept
 
 
 def save_weights(models: dict[int, Trained], path: Path = WEIGHTS_FILE) -> None:
@@ -565,10 +555,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not args.sweep:
         parser.error("say --sweep to train every configuration (a few minutes)")
     start = time.perf_counter()
-    results = sweep(args.heads, args.seeds)
+    results, encoders = sweep(args.heads, args.seeds)
     results["sweep_seconds"] = round(time.perf_counter() - start, 1)
     args.out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
-    save_weights(_kept_for_chapter, args.out.with_suffix(".pt"))
+    save_weights(encoders, args.out.with_suffix(".pt"))
     print(f"wrote {args.out} and {args.out.with_suffix('.pt')} in {results['sweep_seconds']} s")
 
 

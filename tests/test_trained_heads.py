@@ -83,6 +83,7 @@ def test_sense_separation_worked_example():
     (lambda a, sa, b, sb: (a, torch.zeros_like(sa), b, sb), "no training point has sense \\[1\\]"),
     (lambda a, sa, b, sb: (a[0], sa, b, sb), "2 dimensions"),
     (lambda a, sa, b, sb: (a.long(), sa, b, sb), "floating-point"),
+    (lambda a, sa, b, sb: (a, sa - 1, b, sb), "negative id"),
 ])
 def test_sense_separation_bad_input(change, phrase):
     a, sa = torch.randn(6, 2), torch.tensor([0, 1, 0, 1, 0, 1])
