@@ -1,6 +1,6 @@
 """`make grade`: grade a whole class, sandboxed, in parallel, with verdicts decided by the judge.
 
-    python -m mhsa_ref.grading.run [--assignment NAME] [--workers N] [--unsandboxed] [--quiet]
+    python -m mhsa_ref.grading.run [--assignment NAME] [--workers N] [--scheduler ADDRESS] [--unsandboxed] [--quiet]
 
 For every `submitted/<student>/<assignment>/<assignment>.ipynb` (of every assignment in
 `solutions/`, or of NAME): a sandboxed worker runs the notebook and records the learner's answers;
@@ -25,7 +25,6 @@ import json
 import os
 import sys
 import time
-from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +32,7 @@ import nbformat
 
 import mhsa_ref
 from mhsa_ref.grading import judge as J
-from mhsa_ref.grading.pool import Pool, pool_size, quick_exit, read_submission
+from mhsa_ref.grading.pool import pool_size, quick_exit, read_submission
 from mhsa_ref.grading.sandbox import Limits, SandboxUnavailable
 
 VERDICTS = "mhsa-verdicts.json"
@@ -224,9 +223,16 @@ WORKER_PHASES = PHASES[:4]  # the ones a worker reports per notebook (Outcome.ti
 
 def run(course: Path, *, assignment: str | None = None, workers: int | None = None, sandboxed: bool = True,
         limits: Limits = Limits(), progress: bool = True, export: bool = True,
-        phases: dict | None = None) -> tuple[list[Job], list]:
-    """Grade `course`'s class; `phases`, when given, receives the seconds spent in each of PHASES (the
-    first four summed over notebooks, as worker time; the others as wall time here)."""
+        phases: dict | None = None, scheduler: str | None = None,
+        refusals: dict | None = None) -> tuple[list[Job], list]:
+    """Grade `course`'s class as tasks on Dask: on the scheduler at `scheduler` (an address such as
+    tcp://host:8786), or on a LocalCluster in this process of `workers` sandboxed workers.
+
+    `phases`, when given, receives the seconds spent in each of PHASES (the first four summed over
+    notebooks, as worker time; the others as wall time here); `refusals`, the Dask workers that
+    refused to grade (address -> why). Raises cluster.Unreachable before grading anything when the
+    scheduler cannot be reached, and SandboxUnavailable when no worker can grade.
+    """
     jobs, refused = discover(course, assignment)
     todo = [job for job in jobs if not load_kept(course, job)]
     workers = pool_size(len(todo), workers)
@@ -237,14 +243,14 @@ def run(course: Path, *, assignment: str | None = None, workers: int | None = No
         bar = tqdm(total=len(todo), desc="grading", unit="notebook", file=sys.stderr)
     spent = dict.fromkeys(PHASES, 0.0)
     if todo:
-        with Pool(workers, limits, sandboxed=sandboxed) as pool:
-            futures = {}
+        from mhsa_ref.grading import cluster
+
+        with cluster.grader(workers, limits, sandboxed=sandboxed, address=scheduler) as dask:
+            items = []
             for job in todo:
                 notebook, job.reason = read_submission(job.path)
-                futures[pool.submit(f"{job.student}/{job.assignment.name}", notebook, job.assignment)] = job
-            for future in as_completed(futures):
-                job = futures[future]
-                outcome = future.result()  # SandboxUnavailable (no worker could start) ends the run here
+                items.append((job, f"{job.student}/{job.assignment.name}", notebook, job.assignment))
+            for job, outcome in dask.grade(items):  # SandboxUnavailable (no worker can grade) ends the run here
                 job.verdicts, job.notes = outcome.verdicts, job.notes + outcome.notes
                 job.reason = job.reason or outcome.reason
                 for phase in WORKER_PHASES:
@@ -252,6 +258,8 @@ def run(course: Path, *, assignment: str | None = None, workers: int | None = No
                 keep(course, job)
                 if bar:
                     bar.update()
+            if refusals is not None:
+                refusals.update(dask.refusals)
     if bar:
         bar.close()
     if jobs:
@@ -293,17 +301,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--unsandboxed", action="store_true",
                         help="run learner code without bubblewrap, with your own permissions (not recommended)")
     parser.add_argument("--course", type=Path, default=Path.cwd())
+    parser.add_argument("--scheduler", help="a running Dask scheduler, e.g. tcp://host:8786 (default: $DASK_SCHEDULER, "
+                                            "or a LocalCluster on this machine)")
     parser.add_argument("--quiet", action="store_true",
                         help="print only the last line (and who could not be graded in full), not the table")
     args = parser.parse_args(argv)
     phases: dict = {}
+    refusals: dict = {}
+    from mhsa_ref.grading.cluster import Unreachable, scheduler_address
+
+    scheduler = args.scheduler or scheduler_address()
     try:
         start = time.monotonic()
         jobs, refused = run(args.course.resolve(), assignment=args.assignment, workers=args.workers,
-                            sandboxed=not args.unsandboxed, progress=not args.quiet, phases=phases)
-    except SandboxUnavailable as e:
+                            sandboxed=not args.unsandboxed, progress=not args.quiet, phases=phases,
+                            scheduler=scheduler, refusals=refusals)
+    except (SandboxUnavailable, Unreachable) as e:
         print(f"make grade: {e}", file=sys.stderr)
         return 2
+    for worker, reason in sorted(refusals.items()):  # the others graded its notebooks
+        print(f"make grade: worker {worker} refused to grade: {reason}", file=sys.stderr)
     if args.quiet:
         for job in jobs:
             if job.reason:
@@ -314,7 +331,8 @@ def main(argv: list[str] | None = None) -> int:
         print(summary(jobs, refused))
     graded = sum(not j.cached for j in jobs)
     where = ", ".join(f"{k} {v:.1f} s" for k, v in phases.items() if v)
-    print(f"graded {graded} notebook(s), {len(jobs) - graded} kept from an earlier run, in "
+    on = f"the Dask scheduler at {scheduler}" if scheduler else "this machine"
+    print(f"graded {graded} notebook(s) on {on}, {len(jobs) - graded} kept from an earlier run, in "
           f"{time.monotonic() - start:.1f} s ({where or 'nothing to do'}); feedback: feedback/   grades: grades.csv   "
           f"gradebook: {db_url(args.course.resolve())}")
     return 0

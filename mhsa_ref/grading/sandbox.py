@@ -27,7 +27,8 @@ from typing import Iterator
 
 import mhsa_ref
 
-BWRAP = shutil.which("bwrap") or "/usr/bin/bwrap"
+# MHSA_BWRAP: where this machine's bubblewrap is, when not on PATH (a test points it at nothing: a machine without it)
+BWRAP = os.environ.get("MHSA_BWRAP") or shutil.which("bwrap") or "/usr/bin/bwrap"
 SETPRIV = shutil.which("setpriv") or "/usr/bin/setpriv"
 
 
