@@ -8,6 +8,8 @@
 #   make lab      JupyterLab on exercises/ for learners, with nbgrader's extensions
 #   make learner-kit  the learner environment without the reference's answers, in _build/learner-kit/
 #                 (and _build/learner-kit.tar.gz to hand out); see the README
+#   make hub      the course on a JupyterHub on http://127.0.0.1:8100/ (as root): an instructor with nbgrader's
+#                 formgrader, two learners, nbgrader's exchange; the accounts and passwords are printed
 #   make bench    the benchmarks of benchmarks/ (bench_layer.py writes benchmarks/results/ for chapter 08;
 #                 the tables go to benchmarks/RESULTS.md by hand)
 #   make clean    remove everything generated except .venv
@@ -36,7 +38,7 @@ RESULTS := $(wildcard benchmarks/results/*.json)
 CHAPTERS := $(wildcard chapters/*.md chapters/*.ipynb chapters/*.png chapters/*.svg)
 DEMO := $(shell find tests/demo_submissions -name '*.ipynb' 2>/dev/null)
 
-.PHONY: all install system-packages test-packages exercises book grade-demo grade where test serve lab learner-kit bench clean
+.PHONY: all install system-packages test-packages hub-packages hub exercises book grade-demo grade where test serve lab learner-kit bench clean
 
 all: book grade-demo where
 
@@ -61,7 +63,9 @@ $(INSTALLED): pyproject.toml constraints.txt | $(if $(GRADING_GOALS),system-pack
 # Missing ones are installed with apt-get as root, before any other work; otherwise make stops first
 # and prints the one line to run. SYSTEM_ROOT, APT_GET and AS_ROOT exist for tests/test_make.py.
 RUN_PACKAGES := bubblewrap:/usr/bin/bwrap
-TEST_PACKAGES := chromium:/usr/bin/chromium postgresql:/usr/lib/postgresql
+# `make hub` needs Node.js and npm (JupyterHub's configurable-http-proxy) besides bubblewrap.
+HUB_PACKAGES := nodejs:/usr/bin/node npm:/usr/bin/npm
+TEST_PACKAGES := chromium:/usr/bin/chromium postgresql:/usr/lib/postgresql $(HUB_PACKAGES)
 SYSTEM_ROOT ?=
 APT_GET ?= apt-get
 AS_ROOT ?= $(shell [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && echo yes)
@@ -86,6 +90,9 @@ system-packages:
 
 test-packages:
 	@$(call apt_install,$(RUN_PACKAGES) $(TEST_PACKAGES))
+
+hub-packages:
+	@$(call apt_install,$(RUN_PACKAGES) $(HUB_PACKAGES))
 
 # --- exercises: nbgrader's release, generated from solutions/ ---------------------------------
 exercises: $(STAMPS)/exercises
@@ -168,6 +175,23 @@ $(KIT).tar.gz: $(STAMPS)/exercises $(LIBRARY) $(SOLUTIONS) pyproject.toml constr
 	rm -rf $(KIT) $@
 	$(BIN)/python -m mhsa_ref.kit $(KIT)
 	tar -czf $@ -C _build learner-kit
+
+# The course on a JupyterHub, on loopback (hub/jupyterhub_config.py says who is who): an instructor with
+# nbgrader's formgrader, two learners in the learner kit's environment, nbgrader's exchange. As root (the hub
+# starts each account's server as its Unix user). HUB_DIR holds its state; HUB_FRESH=1 starts from nothing.
+HUB_DIR ?= _build/hub
+HUB_PORT ?= 8100
+# HUB_KIT=folder: a learner kit built elsewhere (python -m mhsa_ref.kit folder) instead of make learner-kit's.
+hub: hub-packages $(INSTALLED) $(if $(HUB_KIT),,$(KIT).tar.gz) hub/node_modules/.bin/configurable-http-proxy
+	$(BIN)/python hub/setup_hub.py $(HUB_DIR) $(if $(HUB_FRESH),--fresh)
+	@$(BIN)/python hub/setup_hub.py $(HUB_DIR) --show http://127.0.0.1:$(HUB_PORT)/
+	cd $(HUB_DIR) && HUB_DIR=$(abspath $(HUB_DIR)) HUB_PORT=$(HUB_PORT) $(if $(HUB_KIT),HUB_KIT=$(abspath $(HUB_KIT))) \
+	  $(CURDIR)/$(BIN)/jupyterhub -f $(CURDIR)/hub/jupyterhub_config.py --log-level=$(or $(HUB_LOG_LEVEL),WARN)
+
+# JupyterHub's proxy, from npm at the versions of hub/package-lock.json (nothing is fetched when the hub runs)
+hub/node_modules/.bin/configurable-http-proxy: hub/package.json hub/package-lock.json | hub-packages
+	cd hub && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 bench: $(INSTALLED)
 	$(BIN)/python benchmarks/bench_attention.py

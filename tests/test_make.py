@@ -119,8 +119,15 @@ def test_make_test_installs_the_test_packages_too(tmp_path):
     apt, log = _fake_apt(tmp_path)
     result = _make(["test-packages", f"SYSTEM_ROOT={tmp_path}", f"APT_GET={apt}", "AS_ROOT=yes"])
     assert result.returncode == 0, result.stderr
-    assert log.read_text().splitlines()[1].split()[-3:] == ["bubblewrap", "chromium", "postgresql"]
+    assert log.read_text().splitlines()[1].split()[-5:] == ["bubblewrap", "chromium", "postgresql", "nodejs", "npm"]
     assert _make(["-n", "test"]).stdout.splitlines()[0].count("chromium") >= 1  # the check comes first
+
+
+def test_make_hub_installs_node_and_npm_for_the_proxy(tmp_path):
+    apt, log = _fake_apt(tmp_path)
+    result = _make(["hub-packages", f"SYSTEM_ROOT={tmp_path}", f"APT_GET={apt}", "AS_ROOT=yes"])
+    assert result.returncode == 0, result.stderr
+    assert log.read_text().splitlines()[1].split()[-3:] == ["bubblewrap", "nodejs", "npm"]
 
 
 def test_make_installs_nothing_that_is_there(tmp_path):
