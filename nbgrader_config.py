@@ -48,5 +48,9 @@ c.Autograde.autograde_preprocessors = [PLUGIN + "JudgedExecute", "nbgrader.prepr
 c.GenerateFeedback.preprocessors = ["nbgrader.preprocessors.GetGrades", PLUGIN + "HideTests",
                                     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor"]
 c.JudgedExecute.sandboxed = not os.environ.get("MHSA_UNSANDBOXED")
+# Collecting from nbgrader's exchange (JupyterHub, `make hub`): an entry that claims another learner, names a
+# learner off the roster or an assignment never released, or is badly named is reported and left, not collected;
+# of several submissions the latest is collected (mhsa_ref/grading/exchange.py).
+c.ExchangeFactory.collect = "mhsa_ref.grading.exchange.CourseCollect"
 # c.JudgedExecute.workers = 4                 # sandboxed workers at once (default: one per core)
 # c.JudgedExecute.limits = {"cell_s": 60}     # per-notebook limits (mhsa_ref/grading/sandbox.py: Limits)

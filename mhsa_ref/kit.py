@@ -64,7 +64,7 @@ KEEP: dict[str, set[str]] = {
 STORED_MODELS = {"word2vec.pretrained": "word2vec", "elmo.pretrained": "elmo"}
 # The grader, the course report and this builder are the instructor's: not in the learner environment.
 LEFT_OUT = ("grading/judge.py", "grading/worker.py", "grading/sandbox.py", "grading/run.py",
-            "grading/nbgrader_plugin.py", "grading/pool.py", "grading/cluster.py", "course.py", "kit.py")
+            "grading/nbgrader_plugin.py", "grading/pool.py", "grading/cluster.py", "grading/exchange.py", "course.py", "kit.py")
 
 _HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", re.S)
 
