@@ -24,6 +24,7 @@ import pytest
 
 import demo_builder
 from conftest import ROOT, VENV_BIN, free_port, tool_env
+from mhsa_ref.grading import cluster
 from mhsa_ref.grading import run as grading
 
 pytestmark = pytest.mark.slow
@@ -118,7 +119,15 @@ def graded(tmp_path_factory):
     local = make_class(base / "local")
     clustered = base / "cluster"
     shutil.copytree(local, clustered)
-    jobs, refused = grading.run(local, progress=False)  # make grade's default: a LocalCluster here
+    unreachable = base / "unreachable"
+    shutil.copytree(local, unreachable)  # ungraded: for the scheduler that cannot be reached
+    # make grade's default, a LocalCluster here; checking for a capable worker every 0.2 s without progress
+    # (instead of 10 s) takes the coordinator through that path many times in this run
+    progress_s, cluster.PROGRESS_S = cluster.PROGRESS_S, 0.2
+    try:
+        jobs, refused = grading.run(local, progress=False)
+    finally:
+        cluster.PROGRESS_S = progress_s
     assert refused == [] and len(jobs) == LEARNERS * len(ASSIGNMENTS)
 
     logs = base / "logs"
@@ -135,11 +144,11 @@ def graded(tmp_path_factory):
         out, err = coordinator.communicate(timeout=300)
         rerun = subprocess.run([sys.executable, "-m", "mhsa_ref.grading.run", "--course", str(clustered), "--quiet",
                                 "--scheduler", address], env=env(), capture_output=True, text=True, timeout=300)
-    return local, clustered, workers, (coordinator.returncode, out, err), done_before_kill, rerun
+    return local, clustered, workers, (coordinator.returncode, out, err), done_before_kill, rerun, unreachable
 
 
 def test_a_killed_worker_loses_no_notebook_and_grades_none_twice(graded):
-    local, clustered, _, (code, out, err), done_before_kill, _ = graded
+    local, clustered, _, (code, out, err), done_before_kill, _, _ = graded
     assert code == 0, out + err
     assert 1 <= done_before_kill < LEARNERS * len(ASSIGNMENTS), "the worker was not killed mid-run"
     rows = gradebook(clustered)
@@ -149,7 +158,7 @@ def test_a_killed_worker_loses_no_notebook_and_grades_none_twice(graded):
 
 
 def test_a_worker_without_bubblewrap_refuses_and_the_coordinator_names_it(graded):
-    _, _, workers, (code, out, err), _, _ = graded
+    _, _, workers, (code, out, err), _, _, _ = graded
     refusing = workers["no-bwrap"][1]
     assert f"worker {refusing} refused to grade" in err and "bubblewrap" in err
     for name in ("one", "two"):
@@ -157,14 +166,14 @@ def test_a_worker_without_bubblewrap_refuses_and_the_coordinator_names_it(graded
 
 
 def test_a_rerun_on_the_cluster_redoes_nothing(graded):
-    local, clustered, _, _, _, rerun = graded
+    local, clustered, _, _, _, rerun, _ = graded
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert "graded 0 notebook(s)" in rerun.stdout and f"{LEARNERS * len(ASSIGNMENTS)} kept from an earlier run" in rerun.stdout
     assert gradebook(clustered) == gradebook(local)
 
 
-def test_an_unreachable_scheduler_is_named_before_anything_is_graded(tmp_path):
-    course = make_class(tmp_path / "class")
+def test_an_unreachable_scheduler_is_named_before_anything_is_graded(graded):
+    course = graded[-1]
     address = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there
     result = subprocess.run([sys.executable, "-m", "mhsa_ref.grading.run", "--course", str(course), "--quiet"],
                             env=env(DASK_SCHEDULER=address, DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT="3s"),

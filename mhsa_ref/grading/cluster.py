@@ -156,9 +156,12 @@ class Grader:
             futures[self._submit(job_id, notebook, assignment)] = (tag, job_id, notebook, assignment)
         pending = set(futures)
         while pending:
-            done, pending = wait(pending, timeout=PROGRESS_S, return_when="FIRST_COMPLETED")
-            if not done and not self.capable():
-                raise self.none_ready()
+            try:
+                done, pending = wait(pending, timeout=PROGRESS_S, return_when="FIRST_COMPLETED")
+            except TimeoutError:  # nothing finished for PROGRESS_S: fine while a worker can still grade
+                if not self.capable():
+                    raise self.none_ready() from None
+                continue
             for future in done:
                 tag, job_id, notebook, assignment = item = futures.pop(future)
                 try:
