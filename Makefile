@@ -3,7 +3,8 @@
 #   make          install (once; Debian's bubblewrap too), build the site, regenerate exercises/,
 #                 grade the demo class
 #   make test     the whole test suite, on the CPU
-#   make grade    grade submitted/ sandboxed and in parallel (ASSIGNMENT=name for one)
+#   make grade    grade submitted/ sandboxed and in parallel, on Dask (ASSIGNMENT=name for one;
+#                 DASK_SCHEDULER=tcp://host:8786 for a cluster's workers)
 #   make serve    serve the built site on http://127.0.0.1:8000/ (PORT=... to change)
 #   make lab      JupyterLab on exercises/ for learners, with nbgrader's extensions
 #   make learner-kit  the learner environment without the reference's answers, in _build/learner-kit/
@@ -137,8 +138,10 @@ $(STAMPS)/grade-demo: $(STAMPS)/exercises $(DEMO) $(LIBRARY)
 	touch $@
 
 # Grade the class in submitted/: sandboxed (bubblewrap), in parallel, points decided by the judge
-# outside the notebooks. ASSIGNMENT=name for one assignment; UNSANDBOXED=1 runs learner code with
-# your permissions (only where bubblewrap cannot be installed).
+# outside the notebooks, each notebook a Dask task: on a LocalCluster in the grading process, or on the
+# cluster whose scheduler DASK_SCHEDULER names (tcp://host:8786; README: Grading on a cluster).
+# ASSIGNMENT=name for one assignment; UNSANDBOXED=1 runs learner code with your permissions (only where
+# bubblewrap cannot be installed).
 grade: $(STAMPS)/exercises
 	$(BIN)/python -m mhsa_ref.grading.run $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT)) $(if $(UNSANDBOXED),--unsandboxed)
 
@@ -149,7 +152,7 @@ where: $(STAMPS)/grade-demo
 # On every core (pytest-xdist), a test file to a worker: module fixtures (a graded class, a built kit)
 # are made once. The longest files go first (tests/conftest.py: LONGEST_FIRST), and the tests that need
 # the built site share one `make` (conftest.py: made).
-test: test-packages $(INSTALLED)
+test: test-packages $(INSTALLED) hub/node_modules/.bin/configurable-http-proxy
 	$(BIN)/python -m pytest -n auto --dist loadfile --no-loadscope-reorder
 
 # The built site on loopback, as any static host would serve it (PORT=8000 by default).

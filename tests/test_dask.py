@@ -181,3 +181,16 @@ def test_an_unreachable_scheduler_is_named_before_anything_is_graded(graded):
     assert result.returncode == 2
     assert f"the Dask scheduler at {address} (DASK_SCHEDULER) cannot be reached" in result.stderr
     assert not (course / "autograded").exists() and gradebook(course) == []
+
+
+def test_a_worker_with_other_grading_code_refuses_and_says_so():
+    """Setup on a Dask worker whose mhsa_ref differs from the coordinator's: no pool, no grading resource."""
+    import asyncio
+
+    from mhsa_ref.grading.sandbox import Limits
+
+    plugin = cluster.GradingPlugin(Limits(), True, "0" * 64)  # not this checkout's fingerprint
+    asyncio.run(plugin.setup(worker=None))  # refuses before it touches the worker
+    assert plugin.pool is None
+    assert "is other grading code than the coordinator's (version" in plugin.refusal
+    assert "install the same course on it" in plugin.refusal
