@@ -48,7 +48,8 @@ def report(root: Path) -> str:
         mark = "" if path.exists() else "  (not built yet)"
         lines.append(f"  {name:<18} {os.path.relpath(path, Path.cwd())}{mark}")
     lines.append("Next: `make test` runs the tests; `make lab` opens the exercises in JupyterLab; "
-                 "`make learner-kit` builds what learners install.")
+                 "`make learner-kit` builds what learners install; `make hub` runs the course on a JupyterHub "
+                 "(as root); DASK_SCHEDULER=tcp://host:8786 make grade grades on a Dask cluster.")
     return "\n".join(lines)
 
 

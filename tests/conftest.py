@@ -72,6 +72,25 @@ def tool_env() -> dict[str, str]:
     return env
 
 
+# Debian's Chromium (`make test-packages`), driven by Playwright; no browser is ever downloaded.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+SCREENSHOTS = ROOT / "_build" / "browser-failures"  # what a failing browser test saw
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():  # not a skip: `make test` installs it, so its absence is a failure
+        pytest.fail(f"{CHROMIUM} is missing: run `make test-packages` (Debian package chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
 @pytest.fixture(scope="session")
 def made():
     """Run the README's first command, `make`, once for the session (it builds in the repo itself).

@@ -24,15 +24,11 @@ import pytest
 import yaml
 
 import demo_builder
-from conftest import ROOT, running_lab
+from conftest import ROOT, SCREENSHOTS, running_lab
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 HTML = ROOT / "_build" / "html"
-SCREENSHOTS = ROOT / "_build" / "browser-failures"
 
 TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
 DOCS = [TOC["root"]] + [c["file"] for part in TOC["parts"] for c in part["chapters"]]
@@ -42,19 +38,7 @@ EXERCISE_PAGES = [f"{doc}.html" for doc in DOCS if doc.startswith("exercises/")]
 CIVIDIS_ENDS = ("#00224e", "#fee838")  # Plotly's Cividis: colour-blind safe, readable in grey
 
 
-# --- the browser -----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def browser():
-    if not Path(CHROMIUM).exists():  # not a skip: `make test` installs it, so its absence is a failure
-        pytest.fail(f"{CHROMIUM} is missing: run `make system-packages` (Debian package chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+# --- the browser (conftest.py: Debian's Chromium) ----------------------------------------------------
 
 
 class Tab:

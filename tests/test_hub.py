@@ -30,16 +30,12 @@ import nbformat
 import pytest
 
 import demo_builder
-from conftest import ROOT, VENV_BIN, free_port, tool_env
+from conftest import ROOT, SCREENSHOTS, VENV_BIN, free_port, tool_env
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(os.geteuid() != 0, reason="make hub runs as root: it starts each account's "
                                                            "server as that account's Unix user")]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-SCREENSHOTS = ROOT / "_build" / "browser-failures"
 A = "04_attention"
 INSTRUCTOR, ADA, BEN = "mhsa-instructor", "mhsa-ada", "mhsa-ben"
 BEN_MISTAKES = ("exp overflowed", "divided by d_k")  # the judge's words for his two mistakes
@@ -89,18 +85,6 @@ def hub():
         for account in (INSTRUCTOR, ADA, BEN):  # anything an account's server left behind
             subprocess.run(["pkill", "-KILL", "-u", account], capture_output=True)
         shutil.rmtree(state, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():  # not a skip: `make test` installs it
-        pytest.fail(f"{CHROMIUM} is missing: run `make test-packages` (Debian package chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 class Account:
