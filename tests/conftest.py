@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -105,6 +106,35 @@ def made():
         result = subprocess.run(["make"], cwd=ROOT, env=tool_env(), capture_output=True, text=True, timeout=1800)
     assert result.returncode == 0, f"make failed:\n{result.stdout[-5000:]}\n{result.stderr[-5000:]}"
     return result
+
+
+def learner_kit() -> Path:
+    """`python -m mhsa_ref.kit`, built once for the whole test run (all xdist workers) in _build/test-learner-kit.
+
+    The folder is rebuilt when anything it is built from changed (mhsa_ref, exercises/, solutions/);
+    tests only read it. It is reachable by other Unix users (the hub's accounts bind it).
+    """
+    import hashlib
+
+    from filelock import FileLock
+
+    out = ROOT / "_build" / "test-learner-kit"
+    h = hashlib.sha256()
+    for folder in ("mhsa_ref", "exercises", "solutions"):
+        for path in sorted((ROOT / folder).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                h.update(str(path.relative_to(ROOT)).encode() + path.read_bytes())
+    key = h.hexdigest()
+    (ROOT / "_build").mkdir(exist_ok=True)
+    with FileLock(str(ROOT / "_build" / "test-learner-kit.lock")):
+        stamp = out.parent / "test-learner-kit.key"
+        if not (out.is_dir() and stamp.exists() and stamp.read_text() == key):
+            shutil.rmtree(out, ignore_errors=True)
+            result = subprocess.run([str(VENV_BIN / "python"), "-m", "mhsa_ref.kit", str(out)], cwd=ROOT,
+                                    env=tool_env(), capture_output=True, text=True, timeout=600)
+            assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+            stamp.write_text(key)
+    return out
 
 
 def free_port() -> int:

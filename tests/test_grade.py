@@ -337,15 +337,30 @@ MONKEYPATCH = ("import mhsa_ref.checks._core as core\n"
                "check.expect_close = core.expect_close = lambda *a, **k: None  # every comparison passes")
 
 
-def test_plain_nbgrader_autograde_uses_the_judge(tmp_path):
-    """With the repo's config, `nbgrader autograde` is fooled by nothing that fools it with a stock config."""
+def test_plain_nbgrader_autograde_uses_the_judge(tmp_path, plain_graded):
+    """With the repo's config, `nbgrader autograde` is fooled by nothing that fools it with a stock config.
+
+    The stock course grades ada, ben and the monkeypatch attack; the same three notebooks are in the
+    attack class that plain_graded grades with the repo's config, whose feedback is generated here.
+    """
     stock = _plain_course(tmp_path / "stock", STOCK_CONFIG)
     assert stock["monkeypatch"] > BEN  # the attack works on stock nbgrader: the test below can fail
-    ours = _plain_course(tmp_path / "ours", None)
-    assert ours == {"ada": FULL, "ben": BEN, "monkeypatch": BEN}
-    feedback = (tmp_path / "ours" / "feedback" / "ben" / A / f"{A}.html").read_text()
+    plain, _, ours, _ = plain_graded
+    assert {who: ours[who] for who in stock} == {"ada": FULL, "ben": BEN, "monkeypatch": BEN}
+    feedback = _feedback(plain, "ben")
     assert "exp overflowed" in feedback and "BEGIN HIDDEN TESTS" not in feedback
     assert "check.softmax_stability(" not in feedback  # a hidden check's call, shown by stock feedback
+    stock_feedback = (tmp_path / "stock" / "feedback" / "ben" / A / f"{A}.html").read_text()
+    assert "check.softmax_stability(" in stock_feedback  # and stock feedback shows it: the line above can fail
+
+
+def _feedback(plain: Path, who: str) -> str:
+    """`nbgrader generate_feedback` for the plain-graded class (once), and `who`'s feedback."""
+    out = plain / "feedback" / who / A / f"{A}.html"
+    if not out.exists():
+        subprocess.run(["nbgrader", "generate_feedback", A, "--log-level=ERROR"], cwd=plain,
+                       env={**tool_env(), "MHSA_DB_URL": ""}, check=True, capture_output=True, timeout=600)
+    return out.read_text()
 
 
 # --- the whole attack class through plain `nbgrader autograde`, in one batch ---------------------------------
@@ -403,13 +418,9 @@ def test_plain_nbgrader_says_why_a_notebook_could_not_be_graded_in_full(graded, 
 
 def test_plain_nbgrader_feedback_shows_the_verdicts_of_repaired_notebooks(plain_graded):
     plain, _, _, _ = plain_graded
-    env = {**tool_env(), "MHSA_DB_URL": ""}
-    subprocess.run(["nbgrader", "generate_feedback", A, "--log-level=ERROR"], cwd=plain, env=env, check=True,
-                   capture_output=True, timeout=600)
-    deleted = (plain / "feedback" / "deleted_tests" / A / f"{A}.html").read_text()
+    deleted = _feedback(plain, "deleted_tests")
     assert "softmax_values" in deleted and "BEGIN HIDDEN TESTS" not in deleted
-    malformed = (plain / "feedback" / "malformed" / A / f"{A}.html").read_text()
-    assert "could not be read" in malformed
+    assert "could not be read" in _feedback(plain, "malformed")
 
 
 # --- the worker imports the mhsa_ref the grader bound, wherever the course folder is -----------------------

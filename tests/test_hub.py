@@ -30,7 +30,7 @@ import nbformat
 import pytest
 
 import demo_builder
-from conftest import ROOT, SCREENSHOTS, VENV_BIN, free_port, tool_env
+from conftest import ROOT, SCREENSHOTS, VENV_BIN, free_port, learner_kit, tool_env
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(os.geteuid() != 0, reason="make hub runs as root: it starts each account's "
@@ -59,10 +59,7 @@ def hub():
     """`make hub` on free loopback ports, from nothing (HUB_FRESH=1); yields (base URL, HUB_DIR, passwords)."""
     state = Path(tempfile.mkdtemp(prefix="mhsa-hub-", dir="/tmp"))
     state.chmod(0o755)  # the accounts reach their homes inside it
-    kit = state / "learner-kit"
-    subprocess.run([str(VENV_BIN / "python"), "-m", "mhsa_ref.kit", str(kit)], cwd=ROOT, env=tool_env(), check=True,
-                   capture_output=True, timeout=600)
-    kit.chmod(0o755)
+    kit = learner_kit()  # the learners' mhsa_ref, shared with test_learner_kit.py
     port = free_port()
     log = state / "hub.log"
     env = {**tool_env(), "HUB_API_PORT": str(free_port()), "HUB_PROXY_API_PORT": str(free_port())}
@@ -73,7 +70,7 @@ def hub():
     try:
         wait_for(f"{base}/hub/login", process, log)
         passwords = json.loads((state / "hub" / "passwords.json").read_text())
-        yield base, state / "hub", passwords, log
+        yield base, state / "hub", passwords, log, kit
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)  # the hub stops its proxy and the servers it started
@@ -186,7 +183,7 @@ def validate_in_list(page) -> str:
 
 @pytest.fixture(scope="module")
 def lifecycle(hub, browser):
-    base, state, passwords, log = hub
+    base, state, passwords, log, kit = hub
     accounts: dict[str, Account] = {}
     record: dict = {}
     try:
@@ -237,7 +234,7 @@ def lifecycle(hub, browser):
             html_path = f"{A}/feedback/{listing[0]['name']}/{A}.html"
             page.goto(f"{account.server}/files/{html_path}")
             record[f"feedback {name}"] = page.locator("body").inner_text()
-        yield base, state, passwords, accounts, record
+        yield base, state, passwords, accounts, record, kit
     except Exception:
         for account in accounts.values():
             account.screenshot("lifecycle")
@@ -249,12 +246,12 @@ def lifecycle(hub, browser):
 
 
 def test_validate_tells_each_learner_before_they_submit(lifecycle):
-    *_, record = lifecycle
+    *_, record, _ = lifecycle
     assert record["validate ada"].startswith("passed") and record["validate ben"].startswith("failed"), record
 
 
 def test_the_formgrader_shows_both_learners_graded_by_the_judge(lifecycle):
-    _, state, *_ , record = lifecycle
+    _, state, _, _, record, _ = lifecycle
     table = record["submissions"]
     assert ADA in table and BEN in table and "graded" in table.lower()
     scores = dict(re.findall(r"(mhsa-\w+)\s.*?\s(\d+(?:\.\d+)?) / 13", table))
@@ -265,7 +262,7 @@ def test_the_formgrader_shows_both_learners_graded_by_the_judge(lifecycle):
 
 
 def test_each_learner_fetches_feedback_that_names_their_mistake_and_hides_the_tests(lifecycle):
-    *_, record = lifecycle
+    *_, record, _ = lifecycle
     ben, ada = record[f"feedback {BEN}"], record[f"feedback {ADA}"]
     for phrase in BEN_MISTAKES:
         assert phrase in ben
@@ -276,7 +273,7 @@ def test_each_learner_fetches_feedback_that_names_their_mistake_and_hides_the_te
 
 def run_as(account: str, state: Path, code: str) -> subprocess.CompletedProcess:
     """`code` run by the account's Python inside the same sandbox the hub starts its server in."""
-    env = {**tool_env(), "HUB_DIR": str(state), "HUB_KIT": str(state.parent / "learner-kit")}
+    env = {**tool_env(), "HUB_DIR": str(state), "HUB_KIT": str(learner_kit())}
     script = ("import runpy, sys; config = runpy.run_path(sys.argv[1], init_globals={'get_config': lambda: "
               "__import__('traitlets.config', fromlist=['Config']).Config()}); "
               "print('\\0'.join(config['sandbox'](sys.argv[2])))")
@@ -287,7 +284,7 @@ def run_as(account: str, state: Path, code: str) -> subprocess.CompletedProcess:
 
 
 def test_a_learner_reaches_no_other_submission_feedback_or_the_instructors_course(lifecycle):
-    base, state, passwords, accounts, _ = lifecycle
+    base, state, passwords, accounts, _, _ = lifecycle
     exchange = state / "exchange" / "mhsa"
     ada_submission = next(p for p in (exchange / "inbound").iterdir() if p.name.startswith(ADA + "+"))  # root here
     probes = {
@@ -316,8 +313,8 @@ def test_a_learner_reaches_no_other_submission_feedback_or_the_instructors_cours
 
 
 def test_a_learners_server_imports_the_kit_not_the_reference(lifecycle):
-    _, state, *_ = lifecycle
+    _, state, _, _, _, kit = lifecycle
     result = run_as(ADA, state, "import mhsa_ref, mhsa_ref.attention as a; print(mhsa_ref.__file__); "
                                 "print(a.softmax.__doc__ is not None); a.softmax(__import__('torch').ones(2))")
-    assert str(state.parent / "learner-kit") in result.stdout, result.stdout + result.stderr
+    assert str(kit) in result.stdout, result.stdout + result.stderr
     assert "withheld" in result.stderr.lower() or "NotImplementedError" in result.stderr, result.stderr

@@ -21,18 +21,14 @@ import torch
 from mhsa_ref import kit
 from mhsa_ref.grading.judge import check_calls
 
-from conftest import ROOT, VENV_BIN, tool_env
+from conftest import ROOT, VENV_BIN, learner_kit, tool_env
 
 COURSE = kit.exercises(ROOT)
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    out = tmp_path_factory.mktemp("kit") / "learner-kit"
-    result = subprocess.run([str(VENV_BIN / "python"), "-m", "mhsa_ref.kit", str(out)], cwd=ROOT, env=tool_env(),
-                            capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return out
+def built():
+    return learner_kit()  # built once per test run, shared with the hub's test (conftest.py)
 
 
 @pytest.fixture(scope="module")

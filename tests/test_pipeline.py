@@ -98,16 +98,27 @@ VALIDATE_CASES = [("untouched", "exercises", "VALIDATION FAILED"),
                   ("solution", "solutions", "Success! Your notebook passes all the tests.")]
 
 
-def validate(course: Path, assignment: str) -> None:
-    """`nbgrader validate` on a copy of the untouched learner copy and of the solutions; output to validate/."""
-    out = course / "validate" / assignment
-    out.mkdir(parents=True)
-    for name, folder, _ in VALIDATE_CASES:
-        copy = out / f"{name}.ipynb"
-        shutil.copy(ROOT / folder / assignment / nb_name(assignment), copy)
-        result = subprocess.run(["nbgrader", "validate", str(copy)], cwd=course, env=env(),
-                                capture_output=True, text=True, timeout=300)
-        (out / f"{name}.txt").write_text(result.stdout + "\n--- stderr ---\n" + result.stderr)
+# The first line of each notebook's part of `nbgrader validate`'s output (nbgrader/validator.py)
+VERDICT = re.compile(r"^(Success! Your notebook passes all the tests\.|VALIDATION FAILED ON |THE TYPES OF |"
+                     r"THE CONTENTS OF |NOTEBOOK PASSED ON )", re.M)
+
+
+def validate(course: Path) -> None:
+    """One `nbgrader validate` of a copy of the untouched learner copy and of the solutions of every assignment
+    (one process: nbgrader starts once); each notebook's part of the output goes to validate/<assignment>/."""
+    copies = []
+    for assignment in ASSIGNMENTS:
+        out = course / "validate" / assignment
+        out.mkdir(parents=True)
+        for name, folder, _ in VALIDATE_CASES:
+            copies.append(out / f"{name}.ipynb")
+            shutil.copy(ROOT / folder / assignment / nb_name(assignment), copies[-1])
+    result = subprocess.run(["nbgrader", "validate", *map(str, copies)], cwd=course, env=env(),
+                            capture_output=True, text=True, timeout=1200)
+    starts = [m.start() for m in VERDICT.finditer(result.stdout)]
+    assert len(starts) == len(copies), f"one verdict per notebook expected:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    for copy, start, end in zip(copies, starts, starts[1:] + [len(result.stdout)]):
+        copy.with_suffix(".txt").write_text(result.stdout[start:end] + "\n--- stderr ---\n" + result.stderr)
 
 
 @pytest.fixture(scope="module")
@@ -131,12 +142,11 @@ def course(tmp_path_factory) -> Path:
             shutil.copy(source, target / nb)
     # validate touches no gradebook, so it runs beside the grading: one kernel per core of a 2-core machine.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        validations = [pool.submit(validate, course, assignment) for assignment in ASSIGNMENTS]
+        validations = pool.submit(validate, course)
         nbgrader(course, "autograde", every, "--log-level=WARN")
         nbgrader(course, "generate_feedback", every, "--log-level=WARN")
         nbgrader(course, "export", "--log-level=WARN")
-        for done in validations:
-            done.result()
+        validations.result()
     return course
 
 
