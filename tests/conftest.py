@@ -80,7 +80,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 SCREENSHOTS = ROOT / "_build" / "browser-failures"  # what a failing browser test saw
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # closed with its module: Playwright's event loop must not outlive it
 def browser():
     if not Path(CHROMIUM).exists():  # not a skip: `make test` installs it, so its absence is a failure
         pytest.fail(f"{CHROMIUM} is missing: run `make test-packages` (Debian package chromium)")

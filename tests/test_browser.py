@@ -105,8 +105,7 @@ def site(made, tmp_path_factory):
     server.shutdown()
 
 
-def open_page(tab_factory, site: str, path: str) -> Tab:
-    tab = tab_factory(site)
+def load(tab: Tab, site: str, path: str) -> Tab:
     tab.page.goto(site + path, wait_until="load")
     if tab.page.locator(".math").count():
         tab.page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=30000)
@@ -114,10 +113,46 @@ def open_page(tab_factory, site: str, path: str) -> Tab:
     return tab
 
 
+def open_page(tab_factory, site: str, path: str) -> Tab:
+    return load(tab_factory(site), site, path)
+
+
+@pytest.fixture(scope="module")
+def opened(browser, site):
+    """Each page of the site loaded once for the tests that read it (and its menus): a tab per page, kept."""
+    tabs: dict[str, Tab] = {}
+
+    def get(path: str) -> Tab:
+        if path not in tabs:
+            tabs[path] = load(Tab(browser, site), site, path)
+        return tabs[path]
+
+    yield get
+    for tab in tabs.values():
+        tab.context.close()
+
+
+@pytest.fixture
+def page_of(opened, request):
+    """`opened`, with a screenshot of the page when the test using it fails."""
+    used: list[tuple[str, Tab]] = []
+
+    def get(path: str) -> Tab:
+        used.append((path, opened(path)))
+        return used[-1][1]
+
+    yield get
+    if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        for path, tab in used:
+            name = re.sub(r"[^\w.-]+", "_", request.node.name)
+            tab.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
 @pytest.mark.parametrize("path", PAGES)
-def test_page_loads_offline_drawn_and_accessible(tab_factory, site, path):
+def test_page_loads_offline_drawn_and_accessible(page_of, path):
     """No error, nothing from elsewhere; images, math and figures drawn; one h1, headings in order, alt text."""
-    tab = open_page(tab_factory, site, path)
+    tab = page_of(path)
     page = tab.page
     assert page.locator("main").count() == 1, "no main content: the page did not render"
     broken = page.evaluate("[...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
@@ -163,8 +198,8 @@ PLOTLY_STATE = """gd => JSON.stringify({title: gd.layout.title && gd.layout.titl
 
 
 @pytest.mark.parametrize("path", CHAPTER_PAGES)
-def test_interactive_figures_respond_to_their_menu(tab_factory, site, path):
-    tab = open_page(tab_factory, site, path)
+def test_interactive_figures_respond_to_their_menu(page_of, path):
+    tab = page_of(path)  # the page test_page_loads_offline_drawn_and_accessible loaded
     figures = tab.page.locator(".plotly-graph-div")
     for i in range(figures.count()):
         figure = figures.nth(i)
@@ -183,8 +218,8 @@ def test_interactive_figures_respond_to_their_menu(tab_factory, site, path):
 
 
 @pytest.mark.parametrize("path", CHAPTER_PAGES)
-def test_heatmaps_are_colour_blind_safe_and_offer_their_values(tab_factory, site, path):
-    page = open_page(tab_factory, site, path).page
+def test_heatmaps_are_colour_blind_safe_and_offer_their_values(page_of, path):
+    page = page_of(path).page  # their colour scales and hover texts, whatever the menus show
     traces = page.evaluate("[...document.querySelectorAll('.plotly-graph-div')].flatMap(gd => gd._fullData)"
                            ".filter(t => t.type === 'heatmap').map(t => [t.colorscale, t.hovertemplate])")
     for colorscale, hover in traces:

@@ -301,9 +301,9 @@ def test_a_learner_reaches_no_other_submission_feedback_or_the_instructors_cours
     result = run_as(BEN, state, code)
     assert result.returncode == 0, result.stderr
     assert "ALLOWED" not in result.stdout and result.stdout.count("refused") == len(probes), result.stdout
-    # nbgrader names a submission by learner, assignment, time to the microsecond and 12 random letters and digits:
+    # nbgrader names a submission by learner, assignment, time to the microsecond and 12 random characters (urlsafe base64 of 9 random bytes):
     # unlistable (above) and unguessable, it is what keeps ada's submission from ben
-    assert re.fullmatch(rf"{ADA}\+{A}\+[\d-]+ [\d:.]+ UTC\+[A-Za-z0-9]{{12}}", ada_submission.name), ada_submission.name
+    assert re.fullmatch(rf"{ADA}\+{A}\+[\d-]+ [\d:.]+ UTC\+[A-Za-z0-9_-]{{12}}", ada_submission.name), ada_submission.name
     # through the hub: ben's session opens neither ada's server nor the instructor's formgrader
     ben = accounts[BEN]
     for other in (f"{base}/user/{ADA}/api/contents/{A}", f"{base}/user/{INSTRUCTOR}/formgrader/api/assignments"):
