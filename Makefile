@@ -55,7 +55,11 @@ $(INSTALLED): pyproject.toml constraints.txt | $(if $(GRADING_GOALS),system-pack
 	  || { echo "make: install Python 3.11 (Debian: apt-get install python3 python3-venv) and run make again"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) \
 	  || { echo "make: '$(PYTHON) -m venv' failed; on Debian or Ubuntu: apt-get install python3-venv"; exit 1; }
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[book,grading,test]'
+	@# pip compiles every installed file on one core; compileall does the same on every core (about 45 s less here).
+	@# As with pip, a file that does not compile (test data written for a newer Python) is skipped.
+	$(BIN)/python -m pip install --quiet --no-compile -c constraints.txt -e '.[book,grading,test]'
+	$(BIN)/python -m compileall -q -j 0 "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
+	  > /dev/null || true
 	touch $@
 
 # Debian packages, each with a file that shows it is there. `make` needs bubblewrap (the grading

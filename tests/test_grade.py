@@ -309,7 +309,8 @@ c.CourseDirectory.db_url = "sqlite:///{root}/gradebook.db"
 """
 
 
-def _plain_course(root: Path, config: str | None) -> dict[str, float]:
+def _plain_course(root: Path, config: str | None, who: tuple[str, ...] = ("ada", "ben", "monkeypatch")
+                  ) -> dict[str, float]:
     root.mkdir()
     shutil.copytree(ROOT / "solutions", root / "solutions")
     shutil.copytree(ROOT / "exercises", root / "exercises")
@@ -319,8 +320,10 @@ def _plain_course(root: Path, config: str | None) -> dict[str, float]:
         (root / "nbgrader_config.py").write_text(config.format(root=str(root)))
     learners = {"ada": learner_copy("ada"), "ben": learner_copy("ben"),
                 "monkeypatch": with_cell(learner_copy("ben"), MONKEYPATCH, before="scaled_dot_product_attention")}
-    for who, nb in learners.items():
-        folder = root / "submitted" / who / A
+    for name, nb in learners.items():
+        if name not in who:
+            continue
+        folder = root / "submitted" / name / A
         folder.mkdir(parents=True)
         nbformat.write(nb, folder / f"{A}.ipynb")
     env = {**tool_env(), "MHSA_DB_URL": ""}
@@ -340,13 +343,13 @@ MONKEYPATCH = ("import mhsa_ref.checks._core as core\n"
 def test_plain_nbgrader_autograde_uses_the_judge(tmp_path, plain_graded):
     """With the repo's config, `nbgrader autograde` is fooled by nothing that fools it with a stock config.
 
-    The stock course grades ada, ben and the monkeypatch attack; the same three notebooks are in the
-    attack class that plain_graded grades with the repo's config, whose feedback is generated here.
+    The stock course grades ben and the monkeypatch attack (ben's answers with every comparison made to
+    pass); they and ada are in the attack class that plain_graded grades with the repo's config.
     """
-    stock = _plain_course(tmp_path / "stock", STOCK_CONFIG)
+    stock = _plain_course(tmp_path / "stock", STOCK_CONFIG, who=("ben", "monkeypatch"))
     assert stock["monkeypatch"] > BEN  # the attack works on stock nbgrader: the test below can fail
     plain, _, ours, _ = plain_graded
-    assert {who: ours[who] for who in stock} == {"ada": FULL, "ben": BEN, "monkeypatch": BEN}
+    assert {who: ours[who] for who in ("ada", "ben", "monkeypatch")} == {"ada": FULL, "ben": BEN, "monkeypatch": BEN}
     feedback = _feedback(plain, "ben")
     assert "exp overflowed" in feedback and "BEGIN HIDDEN TESTS" not in feedback
     assert "check.softmax_stability(" not in feedback  # a hidden check's call, shown by stock feedback

@@ -1,15 +1,16 @@
 """`make hub`: the whole nbgrader lifecycle through real parts, in Debian's Chromium.
 
-A fresh hub (its own HUB_DIR, free loopback ports, a learner kit built for it) is started by
-`make hub`. The instructor generates and releases 04_attention in the formgrader; ada and ben log in,
-fetch it in the Assignment List, complete it (ada correctly, ben with his two mistakes: softmax
-without the max shift, scores divided by d_k), Validate and submit; the instructor collects,
-autogrades (the course's sandboxed judge, through nbgrader_config.py), sees both in the formgrader,
-generates and releases feedback; each learner fetches feedback that names their mistake and shows no
-hidden test. Before the collect, ben slips a copy of his notebook into the exchange under ada's name:
-it must be left there with the reason. Then what a learner must not reach: another learner's submission or feedback, the
-instructor's course, through the exchange, the file system or the hub. A failing test leaves
-screenshots of its pages in _build/browser-failures/.
+A fresh hub (its own HUB_DIR, free loopback ports, the test run's learner kit) is started by `make
+hub`. The instructor finds the course in nbgrader's Course List, generates and releases 04_attention
+in the formgrader; ada and ben log in, fetch it in the Assignment List, complete it (ada correctly,
+ben with his two mistakes: softmax without the max shift, scores divided by d_k), Validate and
+submit; the instructor collects, autogrades (the course's sandboxed judge, through
+nbgrader_config.py), sees both in the formgrader, generates and releases feedback; each learner
+fetches feedback that names their mistake and shows no hidden test. Before the collect, ben slips a
+copy of his notebook into the exchange under ada's name: it must be left there with the reason. Then
+what a learner must not reach: another learner's submission or feedback, the instructor's course,
+through the exchange, the file system or the hub. A failing test leaves screenshots of its pages in
+_build/browser-failures/.
 """
 
 from __future__ import annotations
@@ -188,6 +189,11 @@ def lifecycle(hub, browser):
     record: dict = {}
     try:
         teacher = accounts[INSTRUCTOR] = Account(browser, base, INSTRUCTOR, passwords[INSTRUCTOR])
+        teacher.page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").click()
+        teacher.page.locator(".lm-Menu-itemLabel", has_text="Course List").click()
+        courses = teacher.page.locator(".panel", has_text="Available formgraders")
+        courses.locator("a", has_text="mhsa").first.wait_for(timeout=60_000)  # the course, linked to its formgrader
+        record["course list"] = courses.first.inner_text()
         manage_assignments(teacher.page, base)
         formgrader_action(teacher.page, "assign")
         teacher.page.locator("tbody tr", has=teacher.page.locator("td", has_text=A)).locator("td.release a").wait_for()
@@ -252,6 +258,7 @@ def test_validate_tells_each_learner_before_they_submit(lifecycle):
 
 def test_the_formgrader_shows_both_learners_graded_by_the_judge(lifecycle):
     _, state, _, _, record, _ = lifecycle
+    assert "mhsa" in record["course list"]  # the instructor's course list names the course
     table = record["submissions"]
     assert ADA in table and BEN in table and "graded" in table.lower()
     scores = dict(re.findall(r"(mhsa-\w+)\s.*?\s(\d+(?:\.\d+)?) / 13", table))
