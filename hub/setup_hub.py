@@ -28,7 +28,6 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "hub"))
 ACCOUNTS = ("mhsa-instructor", "mhsa-ada", "mhsa-ben")
 INSTRUCTOR = ACCOUNTS[0]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import signal
@@ -108,11 +109,13 @@ def made():
     return result
 
 
+@functools.cache
 def learner_kit() -> Path:
     """`python -m mhsa_ref.kit`, built once for the whole test run (all xdist workers) in _build/test-learner-kit.
 
     The folder is rebuilt when anything it is built from changed (mhsa_ref, exercises/, solutions/);
-    tests only read it. It is reachable by other Unix users (the hub's accounts bind it).
+    tests only read it. It is reachable by other Unix users (the hub's accounts bind it). Checked once per
+    process (the sources are hashed once).
     """
     import hashlib
 

@@ -101,14 +101,14 @@ class GradingPlugin(WorkerPlugin):
             await worker.set_resources(**{RESOURCE: 0})
 
 
-def grade_task(job_id: str, notebook: str, assignment: Assignment) -> tuple[Outcome, str]:
-    """One notebook, on whichever Dask worker runs this: its Outcome, and that worker's address."""
+def grade_task(job_id: str, notebook: str, assignment: Assignment) -> Outcome:
+    """One notebook, on whichever Dask worker runs this."""
     worker = get_worker()
     plugin = worker.plugins.get(PLUGIN)
     if plugin is None or plugin.pool is None:
-        raise Refused(worker.address, plugin.refusal if plugin else "the course's grading plugin is not set up on it")
+        raise Refused(worker.address, _refusal(worker))
     try:
-        return plugin.pool.submit(job_id, notebook, assignment).result(), worker.address
+        return plugin.pool.submit(job_id, notebook, assignment).result()
     except SandboxUnavailable as e:  # its sandboxed workers cannot start: it takes no more notebooks
         plugin.refusal = str(e)
         sync(worker.loop, worker.set_resources, **{RESOURCE: 0})
@@ -117,7 +117,9 @@ def grade_task(job_id: str, notebook: str, assignment: Assignment) -> tuple[Outc
 
 def _refusal(dask_worker) -> str:
     plugin = dask_worker.plugins.get(PLUGIN)
-    return "the course's grading plugin is not set up on it" if plugin is None else plugin.refusal
+    if plugin is None:
+        return "the course's grading plugin is not set up on it"
+    return plugin.refusal or ("" if plugin.pool is not None else "its sandboxed workers were closed")
 
 
 class Grader:
@@ -165,7 +167,7 @@ class Grader:
             for future in done:
                 tag, job_id, notebook, assignment = item = futures.pop(future)
                 try:
-                    outcome, _ = future.result()
+                    outcome = future.result()
                 except Refused as e:
                     self.refusals[e.worker] = e.reason
                     retry = self._submit(job_id, notebook, assignment)
