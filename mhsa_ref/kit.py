@@ -24,11 +24,15 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
+import hashlib
 import importlib
 import inspect
+import os
 import re
 import shutil
 import sys
+import tempfile
+import threading
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,7 +68,8 @@ KEEP: dict[str, set[str]] = {
 STORED_MODELS = {"word2vec.pretrained": "word2vec", "elmo.pretrained": "elmo"}
 # The grader, the course report and this builder are the instructor's: not in the learner environment.
 LEFT_OUT = ("grading/judge.py", "grading/worker.py", "grading/sandbox.py", "grading/run.py",
-            "grading/nbgrader_plugin.py", "grading/pool.py", "grading/cluster.py", "grading/exchange.py", "course.py", "kit.py")
+            "grading/nbgrader_plugin.py", "grading/pool.py", "grading/cluster.py", "grading/exchange.py",
+            "grading/remote.py", "grading/bans.py", "grading/similarity.py", "course.py", "kit.py")
 
 _HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", re.S)
 
@@ -328,6 +333,85 @@ def build(root: Path, out: Path) -> Path:
     (out / "pyproject.toml").write_text(_pyproject(root))
     (out / "README.md").write_text(README)
     return out
+
+
+# --- the grading sandbox's copy -----------------------------------------------------------------------
+
+# What the grading sandbox keeps of the grader: the worker and what it runs (no judge, no check, no reference).
+SANDBOX_GRADING = ("__init__.py", "worker.py", "remote.py", "trace.py", "bans.py")
+_CHECKS_STUB = '''"""The checks run outside the grading sandbox, with the reference (mhsa_ref.grading.judge); not here."""
+
+
+def __getattr__(name):
+    from mhsa_ref.withheld import Withheld
+
+    raise Withheld(f"check.{name} runs outside the grading sandbox, when the judge grades this notebook")
+'''
+_SANDBOX_LOCK = threading.Lock()
+
+
+def sources_digest(package: Path = PACKAGE) -> str:
+    """A fingerprint of the package's sources and data: which sandbox copy goes with this course."""
+    h = hashlib.sha256()
+    for path in sorted(package.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+            h.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def sandbox_cache() -> Path:
+    """Where sandbox copies are kept: $MHSA_SANDBOX_CACHE, or the user's cache folder."""
+    root = os.environ.get("MHSA_SANDBOX_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "mhsa-grading")
+    return Path(root)
+
+
+def sandbox_package() -> Path:
+    """The `mhsa_ref` that the grading sandbox holds, built once per version of the course (about 9 s).
+
+    It is the learner environment's package without its stored answers: every reference function
+    withheld (it raises `Withheld` for any call), every check replaced by a module that refuses,
+    the grader reduced to the worker and what it runs. Only the trained word2vec space and biLM are
+    stored (`pretrained()`, which exercises 02, 03 and 09 use). Nothing in it can answer a check:
+    the checks run outside, with the reference, and call the learner's code across the wall.
+    Returns the folder that holds `mhsa_ref` (what the sandbox puts on `sys.path`).
+    """
+    with _SANDBOX_LOCK:
+        home = sandbox_cache() / f"sandbox-{sources_digest()}"
+        if (home / "mhsa_ref" / "__init__.py").exists():
+            return home
+        home.parent.mkdir(parents=True, exist_ok=True)
+        building = Path(tempfile.mkdtemp(prefix=".building-", dir=home.parent))
+        try:
+            package = building / "mhsa_ref"
+            shutil.copytree(PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            for leave in ("kit.py", "course.py"):
+                (package / leave).unlink(missing_ok=True)
+            for path in (package / "grading").iterdir():
+                if path.name not in SANDBOX_GRADING:
+                    path.unlink()
+            for path in (package / "checks").glob("*.py"):
+                if path.name not in ("__init__.py", "_core.py"):
+                    path.write_text(_CHECKS_STUB)
+            for module, names in withheld_names().items():
+                path = package / f"{module}.py"
+                path.write_text(rewrite(path.read_text(), _reference_stubs(module, names)))
+            from mhsa_ref import elmo, word2vec
+
+            answers = withheld.Answers()
+            answers.data["models"] = {"word2vec": withheld.model_record("word2vec", word2vec.pretrained()),
+                                      "elmo": withheld.model_record("elmo", elmo.pretrained())}
+            answers.save(str(package / "data" / "withheld.json"))
+            for path in [building, *building.rglob("*")]:  # readable by the sandbox's unprivileged user
+                path.chmod(0o755 if path.is_dir() else 0o644)
+            try:
+                building.rename(home)
+            except OSError:  # another process built it first: theirs is the same
+                shutil.rmtree(building, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(building, ignore_errors=True)
+            raise
+        return home
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -102,13 +102,16 @@ def describe(x: object) -> str:
 
 
 class _Direct:
-    """The default invoker: call the learner's function here (see mhsa_ref.grading.trace for the others)."""
+    """The default invoker: call the learner's function here (see mhsa_ref.grading.remote for the other)."""
 
-    def invoke(self, fn: Callable, args: tuple, kwargs: dict):
+    cuda = True  # the learner's functions run where the checks do: CUDA if this process has it
+
+    def invoke(self, fn: Callable, args: tuple, kwargs: dict, **_):
         return fn(*args, **kwargs)
 
-    def violation(self, message: str) -> None:
-        pass
+    def value(self, obj: object) -> object:
+        return obj
+
 
 
 class _Invokers(threading.local):
@@ -127,7 +130,7 @@ _INVOKERS = _Invokers()
 
 @contextlib.contextmanager
 def invoker(active, sink: list[str] | None = None) -> Iterator[None]:
-    """Route every learner call of the checks through `active` (a Recorder or a Replayer) while inside.
+    """Route every learner call of the checks through `active` (`mhsa_ref.grading.remote.Remote`) while inside.
 
     sink: a list that receives what the checks would print (this thread only; stdout is shared).
     """
@@ -145,10 +148,59 @@ def invoke(fn: Callable, *args, **kwargs):
     return _INVOKERS.current().invoke(fn, args, kwargs)
 
 
+def answer(obj: object) -> object:
+    """The learner's value `obj` (an answer to a question: a number, a shape, a choice), through the active invoker.
+
+    Directly it is `obj` itself; when a notebook is graded, `obj` is the judge's stand-in for the
+    learner's variable, and the value comes across the sandbox's wall (`mhsa_ref.grading.remote`).
+    """
+    return _INVOKERS.current().value(obj)
+
+
 def call(fn: Callable, *args, name: str, rules: Rules = Rules(), context: str = "", **kwargs):
     """Call the learner's `fn` and fail with a teaching message if it broke a rule or raised.
 
     A bare `NotImplementedError()` passes through untouched: it is what an unfinished exercise raises.
+    When a notebook is graded, the active invoker carries the call (and `rules`) across the sandbox's
+    wall, where the learner's code runs watched the same way (`mhsa_ref.grading.remote`).
+    """
+    where = f" {context}" if context else ""
+    current = _INVOKERS.current()
+    try:
+        if isinstance(current, _Direct):
+            result, broken = watched(fn, args, kwargs, name=name, rules=rules)
+        else:
+            result, broken = current.invoke(fn, args, kwargs, name=name, rules=rules), None
+    except (CheckFailure, GraderError):
+        raise
+    except NotImplementedError as e:
+        if not e.args:  # `raise NotImplementedError()`: an unfinished exercise, reported as it is
+            raise
+        # PyTorch's own NotImplementedError (e.g. copying a meta tensor to the CPU) is the learner's bug
+        raise CheckFailure(
+            f"`{name}` raised NotImplementedError: {e}\n  while called with {describe(args)}{where}."
+            + _exception_hint(e)
+        ) from e
+    except Exception as e:  # the learner's bug, reported in the learner's terms
+        raise CheckFailure(
+            f"`{name}` raised {type(e).__name__}: {e}\n  while called with {describe(args)}{where}."
+            + _exception_hint(e)
+        ) from e
+    if broken:
+        raise CheckFailure(broken)
+    return result
+
+
+class BrokenRule(Exception):
+    """Raised by `watched(..., rule_first=True)` when the call broke a rule, whether or not it also raised."""
+
+
+def watched(fn: Callable, args: tuple, kwargs: dict, *, name: str, rules: Rules, rule_first: bool = False):
+    """Run the learner's `fn` under the operator recorder and the profiler: (result, broken rule or None).
+
+    Exceptions of `fn` propagate, unless `rule_first` and a rule was broken on the way: then the rule
+    is what is reported (the grading sandbox makes forbidden operators raise, see
+    `mhsa_ref.grading.bans`, so a function that used one also raised).
     """
     recorder = _OpRecorder()
     # Python functions are recognised by their code object, builtins (C functions such as
@@ -167,35 +219,21 @@ def call(fn: Callable, *args, name: str, rules: Rules = Rules(), context: str = 
         elif event == "c_call" and id(arg) in forbidden_builtins:
             entered.append(forbidden_builtins[id(arg)])
 
-    where = f" {context}" if context else ""
     previous = sys.getprofile()
     sys.setprofile(profile)
     try:
         with recorder:
-            result = _INVOKERS.current().invoke(fn, args, kwargs)
-    except (CheckFailure, GraderError):
+            result = fn(*args, **kwargs)
+    except BaseException:
+        sys.setprofile(previous)
+        if rule_first:
+            broken = _broken_rule(name, rules, recorder.ops, entered)
+            if broken:
+                raise BrokenRule(broken) from None
         raise
-    except NotImplementedError as e:
-        if not e.args:  # `raise NotImplementedError()`: an unfinished exercise, reported as it is
-            raise
-        # PyTorch's own NotImplementedError (e.g. copying a meta tensor to the CPU) is the learner's bug
-        raise CheckFailure(
-            f"`{name}` raised NotImplementedError: {e}\n  while called with {describe(args)}{where}."
-            + _exception_hint(e)
-        ) from e
-    except Exception as e:  # the learner's bug, reported in the learner's terms
-        raise CheckFailure(
-            f"`{name}` raised {type(e).__name__}: {e}\n  while called with {describe(args)}{where}."
-            + _exception_hint(e)
-        ) from e
     finally:
         sys.setprofile(previous)
-
-    broken = _broken_rule(name, rules, recorder.ops, entered)
-    if broken:
-        _INVOKERS.current().violation(broken)  # a recorded run carries it to the judge
-        raise CheckFailure(broken)
-    return result
+    return result, _broken_rule(name, rules, recorder.ops, entered)
 
 
 def _broken_rule(name: str, rules: Rules, ops: list[str], entered: list[str]) -> str | None:
@@ -452,6 +490,8 @@ def on_cuda(fn: Callable[[], None]) -> str:
     """Run `fn` with CUDA in strict float32 (TF32 off) when a GPU is present; say what happened."""
     if not torch.cuda.is_available():
         return "no CUDA device here, so the GPU run was skipped"
+    if not getattr(_INVOKERS.current(), "cuda", True):
+        return "the grading sandbox has no CUDA device, so the GPU run was skipped"
     previous = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
     try:

@@ -1,11 +1,11 @@
-"""The judge: points decided outside the learner's process, from a recorded run, against mhsa_ref.
+"""The judge: points decided outside the learner's process, against mhsa_ref.
 
 A graded cell of this course is a list of named checks, `check.NAME(SYMBOL)` (hidden ones between
 nbgrader's markers). `plan` reads them from the instructor's source notebook, never from the
 learner's copy, so an edited, deleted, duplicated or metadata-stripped test cell changes nothing.
-`record` runs inside the learner's (sandboxed) process; `judge` runs here, replays the record to
-the same checks (see `trace`), and never calls learner code. Anything it cannot verify scores 0
-with a flag that says why.
+`judge_cell` runs those checks here, with the reference; each call of the learner's code crosses
+the sandbox's wall (`remote`), so the learner's process computes its own outputs and never sees
+the expected ones. Anything the judge cannot verify scores 0 with a flag that says why.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # the worker imports this module; nbformat would cost it a second (worker.learner_cells)
     import nbformat
 
-from mhsa_ref.checks._core import CheckFailure, invoker
-from mhsa_ref.grading.trace import Recorder, Replayer, TraceError
+from mhsa_ref.checks._core import CheckFailure, Rules, invoker
+from mhsa_ref.grading.remote import Remote, StandIn
+from mhsa_ref.grading.trace import TraceError
 
 _CHECKS_IMPORT = re.compile(r"^from mhsa_ref\.checks import (\w+) as check\s*$", re.M)
 _CHECK_CALL = re.compile(r"^check\.(\w+)\((\w+)\)$")
@@ -49,6 +50,21 @@ class Plan:
     @property
     def total(self) -> float:
         return sum(c.points for c in self.cells)
+
+    @property
+    def bans(self) -> dict:
+        """What the exercise forbids, for the sandbox to switch off (`bans.install`): every `Rules` of its checks."""
+        from mhsa_ref.grading.remote import rules_payload
+
+        checks = importlib.import_module(self.module)
+        ops: dict[str, str] = {}
+        python: dict[str, str] = {}
+        for value in vars(checks).values():
+            if isinstance(value, Rules):
+                payload = rules_payload(value)
+                ops.update(payload["ops"])
+                python.update(payload["python"])
+        return {"ops": ops, "python": python}
 
 
 @dataclass
@@ -96,70 +112,40 @@ def plan(source: nbformat.NotebookNode) -> Plan:
     return Plan(module, tuple(cells))
 
 
-def record(plan: Plan, namespace: dict, cell: Cell) -> dict:
-    """Inside the learner's process: run one graded cell's checks, recording every learner call.
+NO_RECORD = "no record: the notebook stopped (a crash, sys.exit, a time or memory limit) before this cell"
 
-    Returns {"events": [...]} or {"missing": symbol}; what the checks conclude here does not count.
+
+def judge_cell(plan: Plan, cell: Cell, channel=None, *, missing: str | None = None, stopped: str = "",
+               cuda: bool = False) -> Verdict:
+    """The verdict of one graded cell: its checks run here, each learner call sent through `channel`.
+
+    channel: a `remote` channel to the learner's process (None: the notebook never reached this cell);
+    missing: a symbol the cell needs that the learner's namespace lacks; stopped: why it never did.
     """
     checks = importlib.import_module(plan.module)
-    recorder = Recorder()
-    for name, symbol in cell.checks:
-        if symbol not in namespace:
-            return {"missing": symbol}
-    with invoker(recorder, sink=[]):
-        for name, symbol in cell.checks:
-            try:
-                getattr(checks, name)(namespace[symbol])
-            except BaseException:  # noqa: BLE001 - the judge reaches the same verdict from the record
-                break
-    return {"events": recorder.events}
-
-
-class _StandIn:
-    """What the judge passes to a check in place of the learner's function or class."""
-
-    def __init__(self, symbol: str) -> None:
-        self.__name__ = symbol
-
-    def __call__(self, *args, **kwargs):
-        raise TraceError(f"`{self.__name__}` was reached outside the grader's recorder")
-
-
-def judge(plan: Plan, records: dict) -> list[Verdict]:
-    """Verdicts for every graded cell of `plan`, from the learner's records (grade_id -> record)."""
-    checks = importlib.import_module(plan.module)
-    verdicts = []
-    for cell in plan.cells:
-        verdict = Verdict(cell.grade_id, cell.points)
-        verdicts.append(verdict)
-        entry = records.get(cell.grade_id)
-        if entry is None:
-            verdict.flag = "no record: the notebook stopped (a crash, sys.exit, a time or memory limit) before this cell"
-            verdict.message = verdict.flag
-            continue
-        if not isinstance(entry, dict):
-            verdict.flag = verdict.message = "malformed record"
-            continue
-        if "missing" in entry:
-            verdict.message = f"`{str(entry['missing'])[:60]}` is not defined: run the cell that defines it, or write it."
-            continue
-        out: list[str] = []
-        try:
-            replayer = Replayer(entry.get("events"))
-            with invoker(replayer, sink=out):
-                for name, symbol in cell.checks:
-                    getattr(checks, name)(_StandIn(symbol))
-            replayer.finished()
-        except TraceError as e:
-            verdict.flag = verdict.message = f"record rejected: {e}"
-        except NotImplementedError:
-            verdict.message = "NotImplementedError: this function is not written yet."
-        except (CheckFailure, AssertionError) as e:
-            verdict.message = str(e)
-        except Exception as e:  # noqa: BLE001 - fail closed: the judge could not conclude, so no points
-            verdict.flag = verdict.message = f"the judge could not read the record ({type(e).__name__}: {e})"
-        else:
-            verdict.earned = cell.points
-            verdict.message = "\n".join(out)
-        verdict.output = list(out)
-    return verdicts
+    verdict = Verdict(cell.grade_id, cell.points)
+    if channel is None:
+        verdict.flag = verdict.message = stopped or NO_RECORD
+        return verdict
+    if missing:
+        verdict.message = f"`{str(missing)[:60]}` is not defined: run the cell that defines it, or write it."
+        return verdict
+    out: list[str] = []
+    remote = Remote(channel, cuda=cuda)
+    try:
+        with invoker(remote, sink=out):
+            for name, symbol in cell.checks:
+                getattr(checks, name)(StandIn(symbol))
+    except TraceError as e:
+        verdict.flag = verdict.message = f"record rejected: {e}"
+    except NotImplementedError:
+        verdict.message = "NotImplementedError: this function is not written yet."
+    except (CheckFailure, AssertionError) as e:
+        verdict.message = str(e)
+    except Exception as e:  # noqa: BLE001 - fail closed: the judge could not conclude, so no points
+        verdict.flag = verdict.message = f"the judge could not conclude ({type(e).__name__}: {e})"
+    else:
+        verdict.earned = cell.points
+        verdict.message = "\n".join(out)
+    verdict.output = list(out)
+    return verdict

@@ -40,27 +40,6 @@ def pool_size(notebooks: int, workers: int | None = None) -> int:
     return max(1, min(os.cpu_count() or 1, math.ceil(notebooks / NOTEBOOKS_PER_WORKER)))
 
 
-def run_notebook(worker: Worker, job_id: str, notebook: str, assignment: Assignment
-                 ) -> tuple[dict, list[str], str, dict]:
-    """One notebook through a worker: its records (grade_id -> record), the worker's notes, why it stopped
-    early, and the worker's timing ({"cells": s, "recording": s})."""
-    records: dict = {}
-    notes: list[str] = []
-    reason = ""
-    timing: dict = {}
-    for message in worker.run({"job": job_id, "notebook": notebook, "module": assignment.plan.module,
-                               "steps": assignment.steps, "free_cells": assignment.free_cells}):
-        if "record" in message:
-            records.setdefault(str(message["record"]), message.get("data"))  # a repeated cell counts once
-        elif "note" in message:
-            notes.append(str(message["note"])[:500])
-        elif "timing" in message and isinstance(message["timing"], dict):
-            timing = {k: float(v) for k, v in message["timing"].items() if isinstance(v, (int, float))}
-        elif message.get("done"):
-            reason = str(message.get("reason") or "")
-    return records, notes, reason, timing
-
-
 @dataclass
 class Outcome:
     """What grading one notebook gave: the judge's verdicts, the worker's notes, why it stopped early."""
@@ -69,12 +48,15 @@ class Outcome:
     notes: list[str]
     reason: str
     # seconds: "worker start" (when this notebook had to start its worker), "cells" (the instructor's and
-    # the learner's cells), "recording" (the checks' calls, recorded), "judging", "notebook" (all of it)
+    # the learner's cells), "calls" (the learner's functions answering the judge, in the sandbox),
+    # "judging" (the checks here, the reference included, calls excluded), "notebook" (all of it)
     timing: dict
 
 
 # The checks seed PyTorch's global generator (torch.random.fork_rng) to build some of their inputs, so
-# two judges in two threads could draw each other's numbers: the judge runs one notebook at a time.
+# two judges in two threads could draw each other's numbers: the checks run one thread at a time, and
+# a thread lets go only while it waits for the sandbox's answer (never inside fork_rng: the checks
+# call the learner's code outside it).
 _JUDGE = threading.Lock()
 
 
@@ -94,16 +76,48 @@ def read_submission(path: Path) -> tuple[str, str]:
 
 
 def grade(worker: Worker, job_id: str, notebook: str, assignment: Assignment) -> Outcome:
-    """One notebook: recorded by the sandboxed worker, decided by the judge here."""
-    start = time.monotonic()
-    records, notes, reason, timing = run_notebook(worker, job_id, notebook, assignment)
-    judged = time.monotonic()
+    """One notebook: run by the sandboxed worker, each graded cell decided here as the notebook reaches it."""
     from mhsa_ref.grading import judge
 
-    with _JUDGE:
-        verdicts = judge.judge(assignment.plan, records)
+    start = time.monotonic()
+    session = worker.session({"job": job_id, "notebook": notebook, "steps": assignment.steps,
+                              "free_cells": assignment.free_cells, "bans": assignment.plan.bans})
+    cells = {c.grade_id: c for c in assignment.plan.cells}
+    verdicts: dict = {}
+    timing: dict = {}
+    waiting = [0.0]
+
+    def channel(request: dict) -> dict:
+        started = time.monotonic()
+        _JUDGE.release()  # other notebooks' checks go on while this one's learner code runs
+        try:
+            return session.request(request)
+        finally:
+            _JUDGE.acquire()
+            waiting[0] += time.monotonic() - started
+
+    judging = 0.0
+    while (message := session.next()) is not None:
+        if "test" in message:
+            grade_id = str(message["test"])
+            cell = cells.get(grade_id)
+            if cell is not None and grade_id not in verdicts:  # a repeated cell counts once
+                missing = message.get("missing") if isinstance(message.get("missing"), list) else []
+                started, waited = time.monotonic(), waiting[0]
+                with _JUDGE:
+                    verdicts[grade_id] = judge.judge_cell(assignment.plan, cell, channel,
+                                                          missing=str(missing[0]) if missing else None,
+                                                          cuda=getattr(worker, "cuda", False))
+                judging += time.monotonic() - started - (waiting[0] - waited)
+            session.end(grade_id)
+        elif "note" in message:
+            session.notes.append(str(message["note"])[:500])
+        elif "timing" in message and isinstance(message["timing"], dict):
+            timing = {k: float(v) for k, v in message["timing"].items() if isinstance(v, (int, float))}
+    reason = str((session.done or {}).get("reason") or "")
+    ordered = [verdicts.get(c.grade_id) or judge.judge_cell(assignment.plan, c, None) for c in assignment.plan.cells]
     end = time.monotonic()
-    return Outcome(verdicts, notes, reason, {**timing, "judging": end - judged, "notebook": end - start})
+    return Outcome(ordered, session.notes, reason, {**timing, "judging": judging, "notebook": end - start})
 
 
 class Pool:

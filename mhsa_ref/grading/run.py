@@ -217,7 +217,7 @@ def db_url(course: Path) -> str:
     return os.environ.get("MHSA_DB_URL") or "sqlite:///" + str(course / "gradebook.db")
 
 
-PHASES = ("worker start", "cells", "recording", "judging", "gradebook", "feedback", "export")
+PHASES = ("worker start", "cells", "calls", "judging", "gradebook", "feedback", "export")
 WORKER_PHASES = PHASES[:4]  # the ones a worker reports per notebook (Outcome.timing); the rest are the run's own
 
 

@@ -1,10 +1,12 @@
 """The sandbox around the workers: bubblewrap, no network, a read-only view of what grading needs.
 
-Inside: the Python installation, the course's virtual environment and `mhsa_ref` (read-only), a
-private /tmp (the one writable place, of limited size), its own process and network namespaces
-(no network at all, not even the host's loopback), no other file of the course: not
-`solutions/`, not the gradebook, not `submitted/` (a notebook arrives through a pipe, one at a
-time). As root, the worker also gives up root for `nobody`, so limits on processes apply.
+Inside: the Python installation, the course's virtual environment and the sandbox's own copy of
+`mhsa_ref` (read-only; `kit.sandbox_package`: every reference function withheld, no stored answer,
+no check), a private /tmp (the one writable place, of limited size), its own process and network
+namespaces (no network at all, not even the host's loopback), no other file of the course: not the
+reference, not `solutions/`, not the gradebook, not `submitted/` (a notebook arrives through a
+pipe, one at a time). A copy of `mhsa_ref` installed in the environment itself is hidden under an
+empty folder. As root, the worker also gives up root for `nobody`, so limits on processes apply.
 
 Where bubblewrap is missing, grading refuses to start unless the instructor passes
 `allow_unsandboxed=True` (`make grade UNSANDBOXED=1`), and says so.
@@ -23,7 +25,6 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import mhsa_ref
 
@@ -58,9 +59,25 @@ def package_dir() -> Path:
     return Path(mhsa_ref.__file__).resolve().parent
 
 
+def sandbox_dir() -> Path:
+    """The folder that holds the sandbox's `mhsa_ref` for this version of the course (built on first use)."""
+    from mhsa_ref.kit import sandbox_package
+
+    return sandbox_package()
+
+
+def _installed_copies(paths: list[str]) -> list[str]:
+    """Folders named mhsa_ref inside the bound paths (a course installed without -e): hidden in the sandbox."""
+    found = []
+    for entry in sys.path:
+        candidate = os.path.join(entry, "mhsa_ref")
+        if entry and os.path.isdir(candidate) and any(candidate.startswith(p.rstrip("/") + "/") for p in paths):
+            found.append(candidate)
+    return sorted(set(found))
+
+
 def _read_only_paths() -> list[str]:
-    package = package_dir()
-    paths = {"/usr", "/etc", sys.base_prefix, sys.prefix, sysconfig.get_paths()["purelib"], str(package),
+    paths = {"/usr", "/etc", sys.base_prefix, sys.prefix, sysconfig.get_paths()["purelib"], str(sandbox_dir()),
              os.path.realpath(sys.executable)}
     for top in ("/bin", "/sbin", "/lib", "/lib64", "/lib32"):
         if os.path.exists(top):
@@ -77,7 +94,7 @@ def command(limits: Limits, *, sandboxed: bool = True) -> list[str]:
     """
     from mhsa_ref.grading.worker import BOOT
 
-    python = [sys.executable, "-I", "-c", BOOT, str(package_dir().parent)]
+    python = [sys.executable, "-I", "-c", BOOT, str(sandbox_dir())]
     if not sandboxed:
         return python
     if not os.path.exists(BWRAP):
@@ -100,6 +117,9 @@ def command(limits: Limits, *, sandboxed: bool = True) -> list[str]:
         args += ["--perms", "0755", "--dir", folder]
     for path in paths:
         args += ["--ro-bind", path, path]
+    for copy in _installed_copies(paths):
+        if not copy.startswith(str(sandbox_dir())):
+            args += ["--tmpfs", copy]
     if os.geteuid() == 0:  # give up root inside: limits on processes do not apply to root
         args += ["--", SETPRIV, "--reuid=65534", "--regid=65534", "--clear-groups", "--no-new-privs",
                  "--inh-caps=-all", "--bounding-set=-all"]
@@ -140,10 +160,12 @@ class Worker:
             said = self._said(first)
             self.close()
             raise SandboxUnavailable(f"the grading worker did not start {where}: {said}")
-        if ready.get("mhsa_ref") != str(package_dir()):
+        expected = str(sandbox_dir() / "mhsa_ref")
+        if ready.get("mhsa_ref") != expected:
             self.close()
             raise SandboxUnavailable(f"the grading worker imported mhsa_ref from {ready.get('mhsa_ref')!r}, not from "
-                                     f"{str(package_dir())!r}, the package this grader uses")
+                                     f"{expected!r}, the sandbox's copy of the package this grader uses")
+        self.cuda = ready.get("cuda") is True
         self.start_s = time.monotonic() - started  # the worker start: bubblewrap, imports, warm-up
 
     def _readline(self, deadline: float) -> str | None:
@@ -180,37 +202,20 @@ class Worker:
         status = self.process.poll()
         return f"it said {first[:200]!r} and exited with status {status}"
 
-    def run(self, job: dict) -> Iterator[dict]:
-        """Send one notebook; yield the worker's messages about it, ending with the one marked done.
+    def session(self, job: dict) -> "Session":
+        """Send one notebook; read its messages and send the judge's requests through the returned Session.
 
-        Raises WorkerGone if the worker was gone before it said anything about this notebook.
+        Raises WorkerGone if the worker was gone before it took the notebook.
         """
         try:
-            self.process.stdin.write((json.dumps({**job, "limits": self.limits.as_dict()}) + "\n").encode())
-            self.process.stdin.flush()
+            self._send({**job, "limits": self.limits.as_dict()})
         except (OSError, ValueError) as e:  # a broken pipe: the worker has died
             raise WorkerGone(f"the grading worker was gone ({type(e).__name__})") from e
-        deadline = time.monotonic() + self.limits.notebook_s + self.MARGIN_S
-        heard = False
-        while (line := self._readline(deadline)) is not None:
-            try:
-                message = json.loads(line)
-            except ValueError:
-                continue
-            if not isinstance(message, dict) or message.get("job") != job["job"]:
-                continue
-            heard = True
-            yield message
-            if message.get("done"):
-                return
-        if self.timed_out:
-            reason = (f"the grading worker gave no answer within {self.limits.notebook_s + self.MARGIN_S} s "
-                      f"(stopped by the notebook?) and was killed")
-        elif not heard:
-            raise WorkerGone("the grading worker was gone")
-        else:
-            reason = "the grading worker itself stopped"
-        yield {"job": job["job"], "done": True, "status": None, "reason": reason}
+        return Session(self, job["job"], time.monotonic() + self.limits.notebook_s + self.MARGIN_S)
+
+    def _send(self, obj: dict) -> None:
+        self.process.stdin.write((json.dumps(obj, separators=(",", ":")) + "\n").encode())
+        self.process.stdin.flush()
 
     def kill(self) -> None:
         if self.process.poll() is None:
@@ -226,3 +231,72 @@ class Worker:
                     stream.close()
                 except OSError:
                     pass
+
+
+class Session:
+    """One notebook on a worker: its messages in order, and the judge's requests during its graded cells.
+
+    Every read has the notebook's deadline (its wall-time limit and a margin); past it the worker is
+    killed and the session ends with a message marked done that says why.
+    """
+
+    def __init__(self, worker: Worker, job: str, deadline: float) -> None:
+        self.worker, self.job, self.deadline = worker, job, deadline
+        self.done: dict | None = None
+        self.heard = False
+        self.notes: list[str] = []
+        self._next_request = 0
+
+    def next(self) -> dict | None:
+        """The next message about this notebook; the one marked done last; None after it."""
+        if self.done is not None:
+            return None
+        while (line := self.worker._readline(self.deadline)) is not None:
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(message, dict) or message.get("job") != self.job:
+                continue
+            self.heard = True
+            if message.get("done"):
+                self.done = message
+            return message
+        if self.worker.timed_out:
+            reason = (f"the grading worker gave no answer within {self.worker.limits.notebook_s + Worker.MARGIN_S} s "
+                      f"(stopped by the notebook?) and was killed")
+        elif not self.heard:
+            raise WorkerGone("the grading worker was gone")
+        else:
+            reason = "the grading worker itself stopped"
+        self.done = {"job": self.job, "done": True, "status": None, "reason": reason}
+        return self.done
+
+    def request(self, payload: dict) -> dict:
+        """Send the judge's request; the reply. Notes on the way are kept; the notebook's end raises TraceError."""
+        from mhsa_ref.grading.trace import TraceError
+
+        if self.done is not None:
+            raise TraceError(f"the notebook's process had stopped ({self.done.get('reason') or 'it ended'})")
+        self._next_request += 1
+        number = self._next_request
+        try:
+            self.worker._send({**payload, "job": self.job, "request": number})
+        except (OSError, ValueError):
+            pass  # the worker is gone: its end is read below
+        while (message := self.next()) is not None:
+            if message.get("reply") == number:
+                return message
+            if "note" in message:
+                self.notes.append(str(message["note"])[:500])
+            if message.get("done"):
+                break
+        raise TraceError(f"the notebook's process stopped during this check: {self.done.get('reason') or 'it ended'}")
+
+    def end(self, grade_id: str) -> None:
+        """The judge is done with this graded cell: the notebook goes on."""
+        if self.done is None:
+            try:
+                self.worker._send({"job": self.job, "end": grade_id})
+            except (OSError, ValueError):
+                pass

@@ -1,35 +1,23 @@
-"""Record a learner's answers in one process, replay them to the judge in another: verdicts that fail closed.
+"""The values that cross the sandbox's wall, both ways: JSON and raw bytes, nothing ever unpickled.
 
-Every named check reaches the learner's code only through `mhsa_ref.checks._core.call` (and
-`invoke`), which hand the call to the active *invoker*:
-
-* `Recorder` runs inside the learner's (sandboxed) process. It calls the learner's function and
-  writes down a digest of the arguments the check chose and what came back: tensors as raw bytes
-  with their dtype, shape and device, numbers, tuples, the structure and weights of an
-  `nn.Module`, or the exception raised. The check runs on, so the calls that follow are the ones
-  the judge will make too.
-* `Replayer` runs in the judge, which never runs learner code. It runs the same check with a
-  stand-in for the learner's function: each call must come with the arguments the judge itself
-  chose (same digest, same order), and returns the recorded result. The check then compares it
-  with `mhsa_ref` and decides, with its usual teaching messages. A missing, malformed, reordered or
-  forged record raises `TraceError`: the cell scores 0 and is flagged.
-
-The encoding is JSON and raw bytes, read back with `torch.frombuffer` under an allowlist of dtypes
-and exception types; nothing is ever unpickled.
+The judge sends a learner's function its arguments (`mhsa_ref.grading.remote`) and gets back what it
+returned: tensors as raw bytes with their dtype, shape and device, numbers, strings, tuples, dicts,
+the structure and weights of an `nn.Module`, or the exception raised, and, for inputs that require
+gradients, the Jacobians of the result. Tensors are read back with `torch.frombuffer` under an
+allowlist of dtypes and exception types; a malformed value raises `TraceError` and the cell scores 0
+with a flag.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
-import json
 import math
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from mhsa_ref.checks._core import CheckFailure, GraderError
+from mhsa_ref.checks._core import GraderError
 
 MAX_TENSOR_BYTES = 64 * 2**20  # per tensor; a result larger than that is not an answer to these checks
 DTYPES = {str(d).removeprefix("torch."): d for d in (torch.float16, torch.bfloat16, torch.float32, torch.float64,
@@ -48,12 +36,19 @@ class TraceError(GraderError):
 # --- encoding --------------------------------------------------------------------------------------
 
 
-def encode(value: Any, depth: int = 0) -> dict:
-    """A JSON-able description of `value` that `decode` turns back into an equal value."""
+def encode(value: Any, depth: int = 0, *, whole: bool = False) -> dict:
+    """A JSON-able description of `value` that `decode` turns back into an equal value.
+
+    whole: the judge's own arguments, sent whole (sequences of any length) and with the
+    `requires_grad` of each tensor; a learner's results are cut at 64 items (then refused).
+    """
     if depth > 8:
         return {"opaque": "deeply nested value"}
     if isinstance(value, Tensor):
-        return _encode_tensor(value)
+        out = _encode_tensor(value)
+        if whole and value.requires_grad:
+            out["grad"] = True
+        return out
     if value is None or isinstance(value, (bool, str)):
         return {"v": value}
     if isinstance(value, int):
@@ -61,13 +56,16 @@ def encode(value: Any, depth: int = 0) -> dict:
     if isinstance(value, float):
         return {"float": repr(value)}  # inf and nan too
     if isinstance(value, (tuple, list)):
-        return {"seq": [encode(v, depth + 1) for v in value[:64]], "kind": type(value).__name__,
+        kept = value if whole else value[:64]
+        return {"seq": [encode(v, depth + 1, whole=whole) for v in kept], "kind": type(value).__name__,
                 "length": len(value)}
     if isinstance(value, dict):
-        return {"dict": [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in list(value.items())[:10000]],
-                "length": len(value)}
+        return {"dict": [[encode(k, depth + 1, whole=whole), encode(v, depth + 1, whole=whole)]
+                         for k, v in list(value.items())[:10000]], "length": len(value)}
     if isinstance(value, torch.dtype):
         return {"dtype": str(value).removeprefix("torch.")}
+    if isinstance(value, torch.device):
+        return {"torch_device": str(value)}
     if isinstance(value, nn.Module):
         return _encode_module(value)
     return {"opaque": type(value).__name__}
@@ -100,7 +98,10 @@ def decode(obj: Any) -> Any:
     if not isinstance(obj, dict) or len(obj) == 0:
         raise TraceError(f"malformed record: {str(obj)[:80]!r}")
     if "tensor" in obj:
-        return _decode_tensor(obj)
+        t = _decode_tensor(obj)
+        if obj.get("grad") is True and (t.is_floating_point() or t.is_complex()):
+            t.requires_grad_(True)
+        return t
     if "v" in obj:
         if obj["v"] is not None and not isinstance(obj["v"], (bool, str)):
             raise TraceError("malformed value record")
@@ -121,6 +122,11 @@ def decode(obj: Any) -> Any:
         return dict(pairs)
     if "dtype" in obj:
         return _dtype(obj["dtype"])
+    if "torch_device" in obj:
+        name = str(obj["torch_device"])
+        if name.split(":")[0] not in ("cpu", "cuda", "meta"):
+            raise TraceError(f"unknown device {name[:20]!r}")
+        return torch.device(name)
     if "module" in obj:
         return _decode_module(obj)
     if "opaque" in obj:
@@ -159,7 +165,7 @@ def _decode_tensor(obj: dict) -> Tensor:
 
 
 class ReplayModule(nn.Module):
-    """The recorded structure and weights of a learner's module; its calls are replayed, never run."""
+    """The structure and weights of a learner's module, on the judge's side; calling it runs the learner's own."""
 
     def __init__(self, obj: dict) -> None:
         super().__init__()
@@ -178,7 +184,7 @@ class ReplayModule(nn.Module):
             self.other_parameters = nn.Parameter(torch.zeros(extra))
 
     def forward(self, *args, **kwargs):  # pragma: no cover - calls go through the invoker
-        raise TraceError("a recorded module was called outside the grader's recorder")
+        raise TraceError("a learner's module was called outside the grader's invoker")
 
 
 def _decode_module(obj: dict) -> nn.Module:
@@ -187,105 +193,9 @@ def _decode_module(obj: dict) -> nn.Module:
     except (KeyError, TypeError, ValueError) as e:
         raise TraceError(f"malformed module record: {e}") from None
     module.__class__ = type(module._class_name if module._class_name.isidentifier() else "Module", (ReplayModule,), {})
+    handle = obj.get("handle")
+    module._handle = handle if isinstance(handle, int) else None
     return module
-
-
-def digest(args: tuple, kwargs: dict) -> str:
-    """A fingerprint of a call's arguments: what the check chose to pass (tensors by value)."""
-    h = hashlib.sha256()
-
-    def feed(value: Any) -> None:
-        if isinstance(value, Tensor):
-            h.update(f"T{value.dtype}{tuple(value.shape)}{value.device.type}".encode())
-            if value.device.type != "meta":
-                h.update(value.detach().to("cpu").contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
-        elif isinstance(value, (tuple, list)):
-            h.update(f"S{len(value)}".encode())
-            for v in value:
-                feed(v)
-        elif isinstance(value, (nn.Module,)) or callable(value):
-            h.update(b"F")  # the learner's own object: not the check's choice
-        else:
-            h.update(repr(value).encode())
-
-    feed(args)
-    for key in sorted(kwargs):
-        h.update(key.encode())
-        feed(kwargs[key])
-    return h.hexdigest()
-
-
-# --- the two invokers ------------------------------------------------------------------------------
-
-
-class Recorder:
-    """Inside the learner's process: call, and write down the arguments' digest and the outcome."""
-
-    def __init__(self) -> None:
-        self.events: list[dict] = []
-
-    def invoke(self, fn: Callable, args: tuple, kwargs: dict) -> Any:
-        event: dict = {"digest": digest(args, kwargs)}
-        self.events.append(event)
-        inputs = _tensors(args)
-        try:
-            result = fn(*args, **kwargs)
-        except BaseException as e:
-            event["raise"] = type(e).__name__
-            event["message"] = str(e)[:4000]
-            event["bare"] = not e.args
-            raise
-        event["result"] = encode(result)
-        if digest(args, kwargs) != event["digest"]:  # the learner's function changed its inputs in place
-            event["inputs_after"] = [encode(t) for t in inputs]
-        gradients = _jacobians(result, inputs)
-        if gradients:
-            event["jacobians"] = gradients
-        return result
-
-    def violation(self, message: str) -> None:
-        if self.events:
-            self.events[-1]["violation"] = message[:2000]
-
-
-class Replayer:
-    """In the judge: give back the recorded outcome of each call, after checking its arguments."""
-
-    def __init__(self, events: list) -> None:
-        if not isinstance(events, list):
-            raise TraceError("malformed trace")
-        self.events = events
-        self.position = 0
-
-    def invoke(self, fn: Callable, args: tuple, kwargs: dict) -> Any:
-        if self.position >= len(self.events):
-            raise TraceError("the recorded run ends before the grader's calls do (the learner's process stopped, "
-                             "or the record was cut)")
-        event = self.events[self.position]
-        self.position += 1
-        if not isinstance(event, dict) or event.get("digest") != digest(args, kwargs):
-            raise TraceError("a recorded call does not match the grader's own inputs (a forged or reordered record)")
-        if "violation" in event:  # the learner's process saw a forbidden API: the check fails as it did there
-            raise CheckFailure(str(event["violation"])[:2000])
-        if "raise" in event:
-            raise _exception(event)
-        if "result" not in event:
-            raise TraceError("a recorded call has no outcome")
-        inputs = _tensors(args)
-        if "inputs_after" in event:
-            _apply_in_place(inputs, event["inputs_after"])
-        result = decode(event["result"])
-        if "jacobians" in event:
-            result = _with_gradients(result, inputs, event["jacobians"])
-        return result
-
-    def violation(self, message: str) -> None:
-        pass
-
-    def finished(self) -> None:
-        """After the check: every recorded call must have been asked for."""
-        if self.position != len(self.events):
-            raise TraceError(f"the record has {len(self.events) - self.position} call(s) the grader never made")
 
 
 def _tensors(args: tuple) -> list[Tensor]:
@@ -323,10 +233,10 @@ def _results(result: Any) -> list[Tensor | None]:
 
 
 def _jacobians(result: Any, inputs: list[Tensor]) -> list:
-    """For each result tensor with a gradient and each input that requires one: d result / d input, recorded.
+    """For each result tensor with a gradient and each input that requires one: d result / d input.
 
-    The judge cannot differentiate learner code; it differentiates these recorded Jacobians instead,
-    so a check that back-propagates through a learner's result sees the learner's own gradients.
+    Computed where the learner's code runs; the judge differentiates these Jacobians instead of the
+    learner's code, so a check that back-propagates through a learner's result sees its own gradients.
     """
     wanted = [i for i, t in enumerate(inputs) if t.requires_grad]
     if not wanted:
@@ -356,7 +266,7 @@ def _jacobians(result: Any, inputs: list[Tensor]) -> list:
 
 
 class _Replayed(torch.autograd.Function):
-    """A recorded result whose gradients are the recorded Jacobians (vector-Jacobian products)."""
+    """A learner's result whose gradients are the Jacobians sent with it (vector-Jacobian products)."""
 
     @staticmethod
     def forward(ctx, value, jacobians, *inputs):
@@ -405,15 +315,3 @@ def _exception(event: dict) -> BaseException:
     return cls(message)
 
 
-def dumps(events: list[dict]) -> str:
-    return json.dumps(events, separators=(",", ":"))
-
-
-def loads(text: str) -> list:
-    try:
-        events = json.loads(text)
-    except (ValueError, RecursionError) as e:
-        raise TraceError(f"the record is not valid JSON: {e}") from None
-    if not isinstance(events, list):
-        raise TraceError("malformed trace")
-    return events

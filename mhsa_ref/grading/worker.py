@@ -1,23 +1,28 @@
-"""The sandboxed worker: runs learners' notebooks and records their answers; decides nothing.
+"""The sandboxed worker: runs learners' notebooks and answers the judge's calls; decides nothing.
 
-Started once per core inside the sandbox (`sandbox.py`), it imports torch and the checks once
-and warms up what the checks use on first call (PyTorch's dispatch modes import about 800
-modules the first time), then forks one child per notebook, so no notebook pays for a kernel
-start, `import torch` or that warm-up. The
-child sets hard limits (CPU time, memory, processes, file size), runs the notebook's cells in an
-IPython shell in the order of the instructor's notebook, and for each graded cell records the
-checks' calls to the learner's code (`judge.record`). The parent relays the child's lines, stops a
-cell that runs too long, and after each notebook kills whatever the notebook left running.
+Started once per core inside the sandbox (`sandbox.py`), it imports torch once and warms up what
+the calls use (PyTorch's dispatch modes import about 800 modules the first time), then forks one
+child per notebook, so no notebook pays for a kernel start, `import torch` or that warm-up. The
+`mhsa_ref` it imports is the sandbox's copy (`kit.sandbox_package`): the learner environment's,
+with every reference function withheld and no stored answer, and no check. The child switches
+off the exercise's forbidden APIs for good (`bans.install`), sets hard limits (CPU time, memory,
+processes, file size), runs the notebook's cells in an IPython shell in the order of the
+instructor's notebook, and at each graded cell answers the judge's requests (`remote.Server`):
+the judge, outside, runs the checks with the reference and calls the learner's functions across
+the wall. The parent relays lines both ways, stops a cell or a call that runs too long, and after
+each notebook kills whatever the notebook left running.
 
 Protocol, one JSON object per line. Out, first: {"ready": true, "mhsa_ref": the package folder it
-imported}. In (stdin): {"job", "notebook" (text), "module", "steps", "limits"}. Out (stdout):
-{"job", "cell": i} when a step starts; {"job", "record": grade_id, "data": ...}; {"job", "note":
-text}; {"job", "timing": {"cells": s, "recording": s}}; finally {"job", "done": true, "status",
-"reason"}. The notebook's own stdout and stderr go nowhere: only the worker writes to the pipe.
+imported, "cuda": bool}. In (stdin): {"job", "notebook" (text), "steps", "bans", "limits"}, then
+during a graded cell {"job", "request": n, ...} and {"job", "end": grade_id}. Out (stdout): {"job",
+"cell": i} when a step starts; {"job", "test": grade_id, "missing": [...]} when a graded cell waits
+for the judge; {"job", "reply": n, ...}; {"job", "note": text}; {"job", "timing": {"cells": s,
+"calls": s}}; finally {"job", "done": true, "status", "reason"}. The notebook's own stdout and
+stderr go nowhere: only the worker writes to the pipe.
 
 `python -I -c BOOT PACKAGE_PARENT [--in-sandbox]` starts it (`sandbox.command`): isolated from the
 environment's paths, it imports `mhsa_ref` from PACKAGE_PARENT, the folder the coordinator bound
-into the sandbox, whichever copy of the course that is.
+into the sandbox.
 """
 
 from __future__ import annotations
@@ -47,11 +52,10 @@ def _preload() -> None:
     matplotlib.use("Agg")
     import torch  # noqa: F401
 
-    from mhsa_ref.checks import (attention, concat_and_output, cost_and_gpu, elmo, one_hot,  # noqa: F401
-                                 self_attention, split_heads, trained_heads, word2vec)
-    from mhsa_ref.grading import judge  # noqa: F401
+    import mhsa_ref  # noqa: F401
+    from mhsa_ref.grading import bans, remote  # noqa: F401
 
-    # Every check call runs under an operator recorder (a TorchDispatchMode), and the hidden checks run the
+    # Every learner call runs under an operator recorder (a TorchDispatchMode), and the hidden checks run the
     # learner's code on `meta` tensors. PyTorch imports what those need on first use, over 1,000 modules
     # (torch._dynamo, sympy: 1 to 2.5 s per notebook here, measured). Done once here, or every forked
     # notebook would pay for it again.
@@ -73,7 +77,8 @@ def warm_up() -> None:
 
     for device in ("cpu", "meta"):
         for dtype in (torch.float32, torch.float64):
-            _core.call(ops, torch.ones(2, 2, 2, device=device, dtype=dtype), name="warm-up")
+            _core.watched(ops, (torch.ones(2, 2, 2, device=device, dtype=dtype),), {}, name="warm-up",
+                          rules=_core.Rules())
 
 
 def _not_dumpable() -> None:
@@ -133,24 +138,58 @@ def _quiet() -> None:
     os.close(devnull)
 
 
-def _child(job: dict, out) -> None:
-    """Run one notebook; never returns."""
+class Lines:
+    """Whole lines from a file descriptor, read with os.read (select-friendly: no hidden buffer)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buffer = b""
+        self.closed = False
+
+    def pending(self) -> bool:
+        return b"\n" in self.buffer
+
+    def feed(self) -> bool:
+        """Read what is there (call when select says so); False at the end of the stream."""
+        chunk = os.read(self.fd, 1 << 16)
+        if not chunk:
+            self.closed = True
+            return False
+        self.buffer += chunk
+        return True
+
+    def take(self) -> str | None:
+        if b"\n" not in self.buffer:
+            return None
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        return line.decode(errors="replace")
+
+    def next(self) -> str | None:
+        """The next line, blocking; None at the end of the stream."""
+        while not self.pending():
+            if self.closed or not self.feed():
+                return None
+        return self.take()
+
+
+def _child(job: dict, out, requests: int) -> None:
+    """Run one notebook, answering the judge at each graded cell; never returns."""
     status = 0
-    spent = {"cells": 0.0, "recording": 0.0}
+    spent = {"cells": 0.0, "calls": 0.0}
     try:
         _quiet()
+        from mhsa_ref.grading import bans, remote
+
+        bans.install(job.get("bans", {}).get("ops", {}), job.get("bans", {}).get("python", {}))
         _limits(job["limits"])
         scratch = os.path.join(WORKER_DIR, "scratch")
         os.makedirs(scratch, exist_ok=True)
         os.chdir(scratch)
         from IPython.core.interactiveshell import InteractiveShell
 
-        from mhsa_ref.grading import judge
-
-        plan = judge.Plan(job["module"], tuple(judge.Cell(s["grade_id"], s["points"], tuple(map(tuple, s["checks"])))
-                                                for s in job["steps"] if s["kind"] == "test"))
-        tests = {c.grade_id: c for c in plan.cells}
         shell = InteractiveShell.instance()
+        server = remote.Server(shell.user_ns)
+        inbox = Lines(requests)
         try:
             learner = learner_cells(job["notebook"])
         except Exception as e:  # malformed JSON or not a notebook: nothing of it runs
@@ -201,6 +240,26 @@ def _child(job: dict, out) -> None:
                 position += 1
             return found
 
+        def serve(grade_id: str, symbols: list[str]) -> None:
+            """Answer the judge's requests for one graded cell, until it says the cell is done."""
+            missing = [s for s in symbols if s not in shell.user_ns]
+            _emit(out, {"job": job["job"], "test": grade_id, "missing": missing})
+            while (line := inbox.next()) is not None:
+                try:
+                    message = json.loads(line)
+                except ValueError:
+                    continue
+                if not isinstance(message, dict):
+                    continue
+                if message.get("end") == grade_id:
+                    return
+                if "request" in message:
+                    started = time.monotonic()
+                    answer = server.reply(message)
+                    spent["calls"] += time.monotonic() - started
+                    _emit(out, {**answer, "job": job["job"], "reply": message["request"]})
+            os._exit(6)  # the parent closed the requests: the grading run is over
+
         for i, step in enumerate(job["steps"]):
             _emit(out, {"job": job["job"], "cell": i})
             if step["kind"] == "locked":
@@ -210,11 +269,7 @@ def _child(job: dict, out) -> None:
                     run(sources[step["grade_id"]], step["grade_id"])
             else:
                 reach(("test", step["grade_id"]))
-                cell = tests[step["grade_id"]]
-                started = time.monotonic()
-                data = judge.record(plan, shell.user_ns, cell)
-                spent["recording"] += time.monotonic() - started
-                _emit(out, {"job": job["job"], "record": cell.grade_id, "data": data})
+                serve(step["grade_id"], sorted({symbol for _, symbol in step["checks"]}))
         _emit(out, {"job": job["job"], "timing": spent})
         _emit(out, {"job": job["job"], "finished": True})
     except SystemExit as e:
@@ -313,20 +368,38 @@ def _clean(in_sandbox: bool) -> None:
     os.makedirs(WORKER_DIR, exist_ok=True)
 
 
-def _run(job: dict, in_sandbox: bool) -> None:
+def _run(job: dict, in_sandbox: bool, stdin: Lines) -> None:
     read_fd, write_fd = os.pipe()
+    request_read, request_write = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(read_fd)
+        os.close(request_write)
+        os.close(stdin.fd)
         os.setsid()
-        sys.stdin.close()
-        _child(job, os.fdopen(write_fd, "w"))
+        _child(job, os.fdopen(write_fd, "w"), request_read)
     os.close(write_fd)
+    os.close(request_read)
     reader = os.fdopen(read_fd, "r")
     limits, started = job["limits"], time.monotonic()
     cell_started, reason, status, finished = started, "", None, False
     budget = limits["output_mb"] * 2**20
     buffer = ""
+
+    def relay(line: str) -> None:
+        """A line from the judge: a request or the end of a graded cell, passed on to the notebook's process."""
+        nonlocal cell_started
+        try:
+            message = json.loads(line)
+        except ValueError:
+            return
+        if isinstance(message, dict) and message.get("job") == job["job"] and ("request" in message or "end" in message):
+            cell_started = time.monotonic()  # each call has the cell's time limit
+            try:
+                os.write(request_write, (line + "\n").encode())
+            except OSError:  # the notebook's process is gone; its end is on its way
+                pass
+
     while True:
         now = time.monotonic()
         if now - cell_started > limits["cell_s"]:
@@ -336,8 +409,15 @@ def _run(job: dict, in_sandbox: bool) -> None:
         if reason:
             os.killpg(pid, signal.SIGKILL)
             break
-        ready, _, _ = select.select([reader], [], [], 0.2)
-        if not ready:
+        while stdin.pending():
+            relay(stdin.take())
+        watch = [reader] + ([stdin.fd] if not stdin.closed else [])
+        ready, _, _ = select.select(watch, [], [], 0.2)
+        if stdin.fd in ready and not stdin.feed():
+            os.killpg(pid, signal.SIGKILL)  # the grader is gone: nothing to answer to
+            reason = "the grader stopped"
+            break
+        if reader not in ready:
             continue
         chunk = os.read(read_fd, 1 << 16).decode(errors="replace")
         if not chunk:
@@ -355,13 +435,14 @@ def _run(job: dict, in_sandbox: bool) -> None:
             except ValueError:
                 continue
             if isinstance(message, dict) and message.get("job") == job["job"]:
-                if "cell" in message:
+                if "cell" in message or "reply" in message or "test" in message:
                     cell_started = time.monotonic()
                 if message.get("finished"):
                     finished = True
                     continue
                 sys.stdout.write(line + "\n")
         sys.stdout.flush()
+    os.close(request_write)
     _, raw = os.waitpid(pid, 0)
     if status is None:
         status = os.waitstatus_to_exitcode(raw)
@@ -387,14 +468,21 @@ def main(argv: list[str] | None = None) -> None:
     _not_dumpable()
     _preload()
     os.makedirs(WORKER_DIR, exist_ok=True)
+    import torch
+
     import mhsa_ref
 
     package = os.path.dirname(os.path.abspath(mhsa_ref.__file__))
-    sys.stdout.write(json.dumps({"ready": True, "mhsa_ref": package}) + "\n")
+    sys.stdout.write(json.dumps({"ready": True, "mhsa_ref": package, "cuda": torch.cuda.is_available()}) + "\n")
     sys.stdout.flush()
-    for line in sys.stdin:
-        if line.strip():
-            _run(json.loads(line), in_sandbox)
+    stdin = Lines(sys.stdin.fileno())
+    while (line := stdin.next()) is not None:
+        try:
+            job = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(job, dict) and "notebook" in job:  # a stray request of a notebook already over: skipped
+            _run(job, in_sandbox, stdin)
 
 
 if __name__ == "__main__":
