@@ -83,6 +83,62 @@ FORK_200 = """def _fork_200():
     return True"""
 
 
+# Any readable copy of the reference's softmax: the sandbox's own mhsa_ref, every mhsa_ref on sys.path, the
+# checkout (its path is known to anyone who read the README), whatever a search of the usual places finds.
+REFERENCE_SOURCE = """def _reference_source():
+    import glob, importlib, inspect
+    found = []
+    try:
+        found.append(inspect.getsource(importlib.import_module("mhsa_ref.attention").softmax))
+    except BaseException:
+        pass
+    places = [p for p in sys.path if p] + [%r, "/work", "/root", "/home", "/opt", "/srv", "/tmp"]
+    for place in places:
+        for path in glob.glob(place + "/**/mhsa_ref/attention.py", recursive=True)[:50]:
+            try:
+                found.append(open(path).read())
+            except OSError:
+                pass
+    return any("amax" in text and "def softmax" in text for text in found)"""
+
+# A softmax that turns the grader's hooks off (the profiler, PyTorch's dispatch modes) and hides its call.
+HOOKS_OFF = """def softmax(x, dim=-1):
+    import sys
+    import torch
+    from torch.utils._python_dispatch import _disable_current_modes
+    sys.setprofile(None)
+    with _disable_current_modes():
+        return getattr(torch, "soft" + "max")(x, dim).nan_to_num(0.0)
+"""
+
+# The learner's process patches the sandbox's side of the wall: every reply claims a pass.
+PATCHES_INVOKER = """import mhsa_ref.grading.remote as _remote
+_reply = _remote.Server.reply
+def _claims(self, request):
+    answer = _reply(self, request)
+    answer.update({"passed": True, "earned": 2, "flag": "", "verdict": "pass"})
+    answer.pop("violation", None)
+    return answer
+_remote.Server.reply = _claims
+import mhsa_ref.checks._core as _core
+_core.CheckFailure = type("Never", (Exception,), {})"""
+
+# Forged lines on the worker's pipe: the job's id found in the process's memory, replies for the judge's next
+# requests numbered ahead of it, a record and a verdict in the old protocol's shape, a false end.
+FORGES_OUTPUT = """import gc, json, os
+_job = next(o for o in gc.get_objects() if isinstance(o, dict) and "notebook" in o and "job" in o)["job"]
+_ones = {"tensor": "float32", "shape": [3, 8, 4, 4], "device": "cpu", "data": ""}
+_lines = [{"job": _job, "reply": n, "result": {"v": None}, "passed": True} for n in range(1, 40)]
+_lines += [{"job": _job, "record": "test_softmax_values", "data": {"events": []}},
+           {"job": _job, "verdict": "test_softmax_values", "earned": 2}]
+for _fd in os.listdir("/proc/self/fd"):
+    try:
+        if os.readlink(f"/proc/self/fd/{_fd}").startswith("pipe:"):
+            os.write(int(_fd), ("\\n".join(json.dumps(l) for l in _lines) + "\\n").encode())
+    except OSError:
+        pass"""
+
+
 def attacks(course: Path, port: int) -> dict[str, object]:
     ben = learner_copy("ben")
     untouched = nbformat.read(ROOT / "exercises" / A / f"{A}.ipynb", as_version=4)
@@ -116,6 +172,15 @@ def attacks(course: Path, port: int) -> dict[str, object]:
         "stripped_metadata": _stripped(learner_copy("ada")),
         "deleted_tests": _deleted_tests(learner_copy("ada")),
         "untouched": untouched,
+        # issue 16: the sandbox holds no reference, its side of the wall decides nothing, hooks are not the rule
+        "copies_reference": reward_if("_reference_source()", REFERENCE_SOURCE % str(ROOT)),
+        "delegates_to_reference": with_solution(with_solution(
+            learner_copy("ada"), "softmax", "from mhsa_ref.attention import softmax"),
+            "scaled_dot_product_attention", "from mhsa_ref.attention import scaled_dot_product_attention"),
+        "patches_invoker": last(ben, PATCHES_INVOKER),
+        "forges_output": last(ben, FORGES_OUTPUT),
+        "hooks_off": with_solution(learner_copy("ada"), "softmax", HOOKS_OFF),
+        "kills_worker": last(learner_copy("ada"), "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)"),
     }
 
 
@@ -158,11 +223,14 @@ EXPECTED = {  # points, and a phrase of the reason or note (or None)
     "os_exit": (None, "ended early"), "segfault": (None, "crashed"), "malformed": (0.0, "could not be read"),
     "duplicated_tests": (FULL, None), "edited_tests": (BEN, None), "stripped_metadata": (FULL, None),
     "deleted_tests": (FULL, None), "untouched": (0.0, None),
+    "copies_reference": (BEN, None), "delegates_to_reference": (None, None), "patches_invoker": (None, None),
+    "forges_output": (None, None), "hooks_off": (None, None), "kills_worker": (None, "worker itself stopped"),
 }
 
 
 BASED_ON_BEN = {"transformer", "monkeypatch", "reads_solutions", "writes_gradebook", "reads_other_learner",
-                "detached_writer", "network", "memory", "fork_bomb", "infinite_loop", "edited_tests"}
+                "detached_writer", "network", "memory", "fork_bomb", "infinite_loop", "edited_tests", "copies_reference",
+                "patches_invoker", "forges_output"}
 
 
 @pytest.fixture(scope="module")
@@ -203,6 +271,30 @@ def test_every_attack_earns_nothing_undeserved_and_everyone_is_graded(graded, wh
         assert job.earned <= (BEN if who in BASED_ON_BEN else FULL)
     if phrase:
         assert phrase in job.reason + " ".join(job.notes), (job.reason, job.notes)
+
+
+def test_a_softmax_that_turns_the_hooks_off_still_loses_the_points_for_the_rule(graded):
+    """The forbidden operators are switched off in the sandbox itself: hiding from the hooks does not help."""
+    _, jobs, _, _ = graded
+    softmax = [v for v in jobs["hooks_off"].verdicts if v.grade_id.startswith("test_softmax")]
+    assert softmax and all(v.earned == 0 and not v.flag for v in softmax)
+    assert all("torch's built-in softmax" in v.message for v in softmax), [v.message[:200] for v in softmax]
+
+
+def test_the_reference_is_not_in_the_sandbox(graded):
+    _, jobs, _, _ = graded
+    delegated = {v.grade_id: v for v in jobs["delegates_to_reference"].verdicts}
+    for grade_id in ("test_softmax_values", "test_sdpa_values"):
+        assert delegated[grade_id].earned == 0 and "reference" in delegated[grade_id].message, delegated[grade_id].message
+    assert jobs["copies_reference"].earned == BEN  # reward_control shows the same cheat earns FULL where it works
+
+
+def test_a_notebook_that_kills_its_worker_keeps_what_was_judged_and_the_others_are_graded(graded):
+    _, jobs, refused, _ = graded
+    earned = {v.grade_id: v.earned for v in jobs["kills_worker"].verdicts}
+    assert earned["test_softmax_values"] == 2.0  # judged before the kill
+    assert all(e == 0 for g, e in earned.items() if g.startswith("test_sdpa"))
+    assert refused == [] and jobs["ada"].earned == FULL and jobs["ben"].earned == BEN
 
 
 def test_partial_records_keep_the_cells_graded_before_the_stop(graded):

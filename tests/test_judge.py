@@ -1,8 +1,11 @@
-"""The judge (mhsa_ref.grading): verdicts decided from a record, never by running learner code.
+"""The judge (mhsa_ref.grading): checks run outside the learner's process, calling its code across the wall.
 
-The record is made where the learner's code runs, the verdict elsewhere. These tests prove the
-two halves agree with grading in one process for every exercise, correct answer and known-wrong
-implementation (tests/mutants), and that a record the judge cannot verify scores 0 with a flag.
+The checks, with the reference, run in the judge; each call of a learner function is a request to
+the learner's process (`remote.Server`), which sends back what the function returned. These tests
+prove the two halves agree with grading in one process for every exercise, correct answer and
+known-wrong implementation (tests/mutants), that nothing the learner's side sends can earn a point
+its code did not compute, that it never receives an expected value, and that a reply the judge
+cannot read scores 0 with a flag.
 """
 
 from __future__ import annotations
@@ -18,9 +21,9 @@ from unittest import mock
 import pytest
 import torch
 
-from mhsa_ref.checks import _core
+from mhsa_ref import attention as ref
 from mhsa_ref.grading import judge as J
-from mhsa_ref.grading import trace
+from mhsa_ref.grading import remote, trace
 from mutants import (attention, concat_and_output, cost_and_gpu, elmo, one_hot, self_attention, split_heads,
                      trained_heads, word2vec)
 from notebook_cells import grade, notebook, setup_source
@@ -36,15 +39,12 @@ def namespace(assignment: str, functions: dict) -> dict:
     return ns
 
 
-def records_of(assignment: str, functions: dict) -> dict:
-    """What the learner's process sends: every graded cell's record, through JSON as it travels."""
+def verdicts(assignment: str, functions: dict, channel=None) -> dict[str, J.Verdict]:
+    """Every graded cell judged with the learner's side in this process, through JSON as on the pipe."""
     plan = J.plan(notebook(assignment))
     ns = namespace(assignment, {**EXERCISES[assignment].CORRECT, **functions})
-    return json.loads(json.dumps({cell.grade_id: J.record(plan, ns, cell) for cell in plan.cells}))
-
-
-def verdicts(assignment: str, records: dict) -> dict[str, J.Verdict]:
-    return {v.grade_id: v for v in J.judge(J.plan(notebook(assignment)), records)}
+    wall = channel(remote.Loopback(ns)) if channel else remote.Loopback(ns)
+    return {c.grade_id: J.judge_cell(plan, c, wall) for c in plan.cells}
 
 
 @pytest.mark.parametrize("assignment", sorted(EXERCISES))
@@ -56,7 +56,7 @@ def test_judge_agrees_with_in_process_grading_on_every_mutant(assignment):
     for case, functions in cases.items():
         with contextlib.redirect_stdout(io.StringIO()):
             direct = {o.grade_id: o for o in grade(assignment, {**module.CORRECT, **functions})}
-        for grade_id, verdict in verdicts(assignment, records_of(assignment, functions)).items():
+        for grade_id, verdict in verdicts(assignment, functions).items():
             want = direct[grade_id]
             message = "" if want.error is None else str(want.error)
             same = verdict.earned == want.earned and not verdict.flag
@@ -68,50 +68,59 @@ def test_judge_agrees_with_in_process_grading_on_every_mutant(assignment):
 
 
 def test_correct_answers_earn_every_point_with_the_checks_output():
-    got = verdicts("06_split_heads", records_of("06_split_heads", {}))
-    assert sum(v.earned for v in got.values()) == 10
+    got = verdicts("06_split_heads", {})
+    assert sum(v.earned for v in got.values()) == J.plan(notebook("06_split_heads")).total
     assert got["test_split_values"].message.startswith("✔ split_values")
 
 
-# --- records the judge cannot trust score 0, with a flag -------------------------------------------
+class Spy:
+    """A channel that keeps every request, and may change replies (what a patched learner's side could send)."""
+
+    def __init__(self, inner, change=None) -> None:
+        self.inner, self.change, self.requests = inner, change, []
+
+    def __call__(self, request: dict) -> dict:
+        self.requests.append(request)
+        reply = self.inner(request)
+        return self.change(request, reply) if self.change else reply
 
 
-def test_a_missing_record_scores_zero_and_says_the_notebook_stopped():
-    records = records_of("06_split_heads", {})
-    del records["test_weights_masks"]
-    got = verdicts("06_split_heads", records)
-    assert got["test_weights_masks"].earned == 0 and "stopped" in got["test_weights_masks"].flag
-    assert got["test_weights_values"].earned == 2  # the other cells keep their points
+def test_the_learners_process_never_receives_an_expected_value():
+    spies = []
+    verdicts("04_attention", {}, channel=lambda inner: spies.append(Spy(inner)) or spies[-1])
+    sent = [trace.decode(a) for r in spies[0].requests if r["op"] == "call" for a in r["args"]["seq"]]
+    tensors = [t for t in sent if isinstance(t, torch.Tensor) and t.device.type != "meta" and t.is_floating_point()]
+    assert tensors
+    for x in tensors:  # no argument is the reference's softmax of another argument
+        for y in tensors:
+            if x.shape == y.shape and x.dtype == y.dtype:
+                assert not torch.allclose(x, ref.softmax(y, -1), equal_nan=True)
 
 
-def test_a_forged_result_for_other_inputs_is_rejected():
-    """A record made for inputs the judge did not choose (here: its arguments' digest altered)."""
-    records = records_of("04_attention", {})
-    records["test_softmax_values"]["events"][0]["digest"] = "0" * 64
-    got = verdicts("04_attention", records)["test_softmax_values"]
-    assert got.earned == 0 and "does not match the grader's own inputs" in got.flag
+def test_whatever_the_learners_side_claims_only_its_result_counts():
+    """Replies that claim a pass, with a wrong result (a patched Server), earn nothing."""
+    wrong = attention.MUTANTS["softmax_no_max_shift"].fn
+
+    def claim(request, reply):
+        return {**reply, "passed": True, "earned": 99, "verdict": "pass"}
+
+    got = verdicts("04_attention", {"softmax": wrong}, channel=lambda inner: Spy(inner, claim))
+    assert got["test_softmax_stability"].earned == 0 and "overflow" in got["test_softmax_stability"].message
 
 
-def test_reordered_cut_and_padded_records_are_rejected():
-    base = records_of("05_self_attention", {})
-    events = base["test_self_attention_masks"]["events"]
-    cases = {"reordered": events[::-1], "cut": events[:-1], "padded": events + events[:1]}
-    for name, changed in cases.items():
-        records = copy.deepcopy(base)
-        records["test_self_attention_masks"]["events"] = changed
-        got = verdicts("05_self_attention", records)["test_self_attention_masks"]
-        assert got.earned == 0 and got.flag.startswith("record rejected"), name
+def test_a_cell_the_notebook_never_reached_scores_zero_and_says_it_stopped():
+    plan = J.plan(notebook("06_split_heads"))
+    cell = next(c for c in plan.cells if c.grade_id == "test_weights_masks")
+    got = J.judge_cell(plan, cell, None)
+    assert got.earned == 0 and "stopped" in got.flag
 
 
-def test_a_record_claiming_a_pass_for_a_wrong_answer_earns_nothing():
-    """The learner's process cannot decide: a wrong answer recorded with the checks patched to pass stays wrong."""
-    plan = J.plan(notebook("04_attention"))
-    ns = namespace("04_attention", {**attention.CORRECT, "softmax": attention.MUTANTS["softmax_no_max_shift"].fn})
-    with mock.patch.object(_core, "expect_close", lambda *a, **k: None):  # what a learner's cell could do
-        records = json.loads(json.dumps({c.grade_id: J.record(plan, ns, c) for c in plan.cells}))
-    got = verdicts("04_attention", records)
-    assert got["test_softmax_stability"].earned == 0
-    assert "overflow" in got["test_softmax_stability"].message
+def test_a_process_that_stops_during_a_check_scores_zero_with_a_flag():
+    def stops(request, reply):
+        raise trace.TraceError("the notebook's process stopped during this check: it was killed")
+
+    got = verdicts("04_attention", {}, channel=lambda inner: Spy(inner, stops))["test_softmax_values"]
+    assert got.earned == 0 and "stopped" in got.flag
 
 
 @pytest.mark.parametrize("bad", [
@@ -125,40 +134,32 @@ def test_a_record_claiming_a_pass_for_a_wrong_answer_earns_nothing():
     ["not", "a", "record"],
 ])
 def test_malformed_results_are_rejected(bad):
-    records = records_of("04_attention", {})
-    records["test_softmax_values"]["events"][0]["result"] = bad
-    got = verdicts("04_attention", records)["test_softmax_values"]
-    assert got.earned == 0 and got.flag
+    got = verdicts("04_attention", {}, channel=lambda inner: Spy(inner, lambda q, r: {**r, "result": bad}))
+    assert got["test_softmax_values"].earned == 0 and got["test_softmax_values"].flag
 
 
 def test_nothing_is_ever_unpickled():
     """A pickle payload in place of tensor bytes is read as bytes (and rejected), never loaded."""
     payload = pickle.dumps(torch.ones(4))
-    records = records_of("04_attention", {})
-    records["test_softmax_values"]["events"][0]["result"] = {
-        "tensor": "float32", "shape": [len(payload) // 4], "device": "cpu",
-        "data": base64.b64encode(payload[: len(payload) // 4 * 4]).decode()}
+    forged = {"tensor": "float32", "shape": [len(payload) // 4], "device": "cpu",
+              "data": base64.b64encode(payload[: len(payload) // 4 * 4]).decode()}
     with mock.patch.object(pickle, "loads", side_effect=AssertionError("unpickled")), \
             mock.patch.object(pickle, "Unpickler", side_effect=AssertionError("unpickled")), \
             mock.patch.object(torch, "load", side_effect=AssertionError("torch.load")):
-        got = verdicts("04_attention", records)["test_softmax_values"]
-    assert got.earned == 0
+        got = verdicts("04_attention", {}, channel=lambda inner: Spy(inner, lambda q, r: {**r, "result": forged}))
+    assert got["test_softmax_values"].earned == 0
 
 
-def test_records_that_are_not_dicts_or_lists_are_flagged():
-    records = records_of("04_attention", {})
-    records["test_softmax_values"] = "all passed"
-    records["test_sdpa_values"] = {"events": "all passed"}
-    got = verdicts("04_attention", records)
-    assert got["test_softmax_values"].earned == 0 and got["test_softmax_values"].flag
-    assert got["test_sdpa_values"].earned == 0 and got["test_sdpa_values"].flag
+def test_replies_that_are_not_objects_or_say_error_are_flagged():
+    for change in (lambda q, r: "all passed", lambda q, r: {"error": "cannot"}, lambda q, r: {"events": []}):
+        got = verdicts("04_attention", {}, channel=lambda inner: Spy(inner, change))
+        assert got["test_softmax_values"].earned == 0 and got["test_softmax_values"].flag
 
 
 def test_a_missing_function_is_named():
     plan = J.plan(notebook("06_split_heads"))
     ns = namespace("06_split_heads", {"split_heads": split_heads.split_heads})  # the other one never defined
-    records = {c.grade_id: J.record(plan, ns, c) for c in plan.cells}
-    got = verdicts("06_split_heads", json.loads(json.dumps(records)))
+    got = {c.grade_id: J.judge_cell(plan, c, remote.Loopback(ns)) for c in plan.cells}
     assert got["test_split_values"].earned == 2
     assert got["test_weights_values"].earned == 0 and "`multi_head_attention_weights` is not defined" in got[
         "test_weights_values"].message

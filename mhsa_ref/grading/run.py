@@ -217,20 +217,21 @@ def db_url(course: Path) -> str:
     return os.environ.get("MHSA_DB_URL") or "sqlite:///" + str(course / "gradebook.db")
 
 
-PHASES = ("worker start", "cells", "calls", "judging", "gradebook", "feedback", "export")
+PHASES = ("worker start", "cells", "calls", "judging", "gradebook", "feedback", "export", "similarity")
 WORKER_PHASES = PHASES[:4]  # the ones a worker reports per notebook (Outcome.timing); the rest are the run's own
 
 
 def run(course: Path, *, assignment: str | None = None, workers: int | None = None, sandboxed: bool = True,
         limits: Limits = Limits(), progress: bool = True, export: bool = True,
         phases: dict | None = None, scheduler: str | None = None,
-        refusals: dict | None = None) -> tuple[list[Job], list]:
+        refusals: dict | None = None, similar: list | None = None) -> tuple[list[Job], list]:
     """Grade `course`'s class as tasks on Dask: on the scheduler at `scheduler` (an address such as
     tcp://host:8786), or on a LocalCluster in this process of `workers` sandboxed workers.
 
     `phases`, when given, receives the seconds spent in each of PHASES (the first four summed over
     notebooks, as worker time; the others as wall time here); `refusals`, the Dask workers that
-    refused to grade (address -> why). Raises cluster.Unreachable before grading anything when the
+    refused to grade (address -> why); `similar`, the copy-similarity pairs written to similarity.csv
+    (`similarity.report`: flags for a person, no grade changes). Raises cluster.Unreachable before grading anything when the
     scheduler cannot be reached, and SandboxUnavailable when no worker can grade.
     """
     jobs, refused = discover(course, assignment)
@@ -274,6 +275,13 @@ def run(course: Path, *, assignment: str | None = None, workers: int | None = No
             t = time.monotonic()
             export_csv(course)
             spent["export"] = time.monotonic() - t
+        t = time.monotonic()
+        from mhsa_ref.grading import similarity
+
+        pairs = similarity.report(course, jobs)
+        if similar is not None:
+            similar.extend(pairs)
+        spent["similarity"] = time.monotonic() - t
     if phases is not None:
         phases.update(spent)
     return jobs, refused
@@ -308,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     phases: dict = {}
     refusals: dict = {}
+    similar: list = []
     from mhsa_ref.grading.cluster import Unreachable, scheduler_address
 
     scheduler = args.scheduler or scheduler_address()
@@ -315,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
         start = time.monotonic()
         jobs, refused = run(args.course.resolve(), assignment=args.assignment, workers=args.workers,
                             sandboxed=not args.unsandboxed, progress=not args.quiet, phases=phases,
-                            scheduler=scheduler, refusals=refusals)
+                            scheduler=scheduler, refusals=refusals, similar=similar)
     except (SandboxUnavailable, Unreachable) as e:
         print(f"make grade: {e}", file=sys.stderr)
         return 2
@@ -329,12 +338,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{student}/{name}: not graded: {reason}")
     else:
         print(summary(jobs, refused))
+    if jobs:
+        from mhsa_ref.grading import similarity
+
+        print(similarity.summary(similar))
     graded = sum(not j.cached for j in jobs)
     where = ", ".join(f"{k} {v:.1f} s" for k, v in phases.items() if v)
     on = f"the Dask scheduler at {scheduler}" if scheduler else "this machine"
     print(f"graded {graded} notebook(s) on {on}, {len(jobs) - graded} kept from an earlier run, in "
           f"{time.monotonic() - start:.1f} s ({where or 'nothing to do'}); feedback: feedback/   grades: grades.csv   "
-          f"gradebook: {db_url(args.course.resolve())}")
+          f"similarity: similarity.csv   gradebook: {db_url(args.course.resolve())}")
     return 0
 
 
