@@ -17,7 +17,7 @@ assignment, for each N of --learners (default 2, 4 and 8: 16, 32 and 64 notebook
 All three gradebooks must give every notebook the same score. Printed, per class size: each
 grader's wall time and its ratio to stock, against the targets (make grade ≥ 4× stock at 16
 notebooks and ≥ 8× at 64; plain nbgrader with our config ≥ 2× at every size), and where the
-time goes: worker start, the notebook's cells, recording the checks' calls, judging (worker
+time goes: worker start, the notebook's cells, the learner's calls in the sandbox, judging (worker
 seconds summed over the notebooks), then gradebook, feedback and export (wall seconds). Usage:
 
     python benchmarks/bench_grade.py [--learners 2,4,8] [--assignments 04_attention,06_split_heads]
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"{agreed} |")
             where.append((learners, n, make_phases, plain_phases))
     print()
-    print("Where the time goes (s; worker start, cells, recording and judging summed over notebooks as worker time; "
+    print("Where the time goes (s; worker start, cells, calls and judging summed over notebooks as worker time; "
           "for plain nbgrader, gradebook is nbgrader's own work in autograde, and feedback and export are its "
           "generate_feedback and export commands):")
     print()

@@ -379,7 +379,7 @@ def test_grading_refuses_to_run_unsandboxed_unless_asked(graded, monkeypatch):
     with pytest.raises(sandbox.SandboxUnavailable, match="apt-get install bubblewrap"):
         sandbox.command(sandbox.Limits())
     unsandboxed = sandbox.command(sandbox.Limits(), sandboxed=False)
-    assert unsandboxed[-1] == str(sandbox.package_dir().parent) and "--in-sandbox" not in unsandboxed
+    assert unsandboxed[-1] == str(sandbox.sandbox_dir()) and "--in-sandbox" not in unsandboxed
 
 
 def test_make_grade_prints_the_summary(graded):

@@ -3,8 +3,8 @@
     DASK_SCHEDULER=tcp://host:8786 make grade     # the workers of a running cluster
     make grade                                    # a LocalCluster inside the grading process
 
-Each Dask worker runs the course's sandboxed grading (`pool.Pool`: bubblewrap workers that record,
-the judge that decides) with one sandboxed worker per Dask thread, started when the worker joins
+Each Dask worker runs the course's sandboxed grading (`pool.Pool`: bubblewrap workers that run the
+notebooks, the judge that calls their functions and decides) with one sandboxed worker per Dask thread, started when the worker joins
 (`GradingPlugin`), so a task only hands over a notebook's text and gets its `Outcome` back. The
 coordinator (`run.py`) alone keeps verdicts and writes the gradebook, the feedback and the CSV: a
 task that runs twice (its worker died, Dask ran it again elsewhere) still reaches the gradebook once.

@@ -13,7 +13,7 @@ The repo's `nbgrader_config.py` changes three things in `nbgrader autograde`, an
   dict that stops the run, its issues #1083 and #1933), cells whose metadata is broken or names
   no cell of the assignment become plain cells, and deleted or stripped test cells are put back.
 * `JudgedExecute` (in place of `Execute`): the submitted file, exactly as `make grade` reads it,
-  runs in a sandboxed worker, which only records; the judge decides each graded cell, and its
+  runs in a sandboxed worker, which only answers the judge's calls; the judge decides each graded cell, and its
   verdict becomes that cell's output: the checks' ✔ lines, or an error whose message is the
   judge's. nbgrader's own `SaveAutoGrades` then scores the cells from those outputs, as it always
   does. Workers are started once per `nbgrader autograde` run (one per core) and reused for every

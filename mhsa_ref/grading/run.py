@@ -3,8 +3,9 @@
     python -m mhsa_ref.grading.run [--assignment NAME] [--workers N] [--scheduler ADDRESS] [--unsandboxed] [--quiet]
 
 For every `submitted/<student>/<assignment>/<assignment>.ipynb` (of every assignment in
-`solutions/`, or of NAME): a sandboxed worker runs the notebook and records the learner's answers;
-the judge, here, decides each graded cell from the record; the points go to nbgrader's gradebook
+`solutions/`, or of NAME): a sandboxed worker runs the notebook; the judge, here, runs each graded
+cell's checks with the reference, calling the learner's functions across the sandbox's wall
+(`remote`), and decides it; the points go to nbgrader's gradebook
 (the course's `db_url`), the judge's messages to `feedback/<student>/<assignment>/`, and at the end
 nbgrader's CSV export writes `grades.csv`. A summary says who was graded and who could not be, and
 why, and where the time went. The workers (`Pool`, one per core) are started once and reused for
