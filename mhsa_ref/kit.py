@@ -27,6 +27,7 @@ import contextlib
 import hashlib
 import importlib
 import inspect
+import io
 import os
 import re
 import shutil
@@ -399,8 +400,9 @@ def sandbox_package() -> Path:
             from mhsa_ref import elmo, word2vec
 
             answers = withheld.Answers()
-            answers.data["models"] = {"word2vec": withheld.model_record("word2vec", word2vec.pretrained()),
-                                      "elmo": withheld.model_record("elmo", elmo.pretrained())}
+            with contextlib.redirect_stderr(io.StringIO()):  # the trainers' progress bars: not the grader's output
+                answers.data["models"] = {"word2vec": withheld.model_record("word2vec", word2vec.pretrained()),
+                                          "elmo": withheld.model_record("elmo", elmo.pretrained())}
             answers.save(str(package / "data" / "withheld.json"))
             for path in [building, *building.rglob("*")]:  # readable by the sandbox's unprivileged user
                 path.chmod(0o755 if path.is_dir() else 0o644)

@@ -1,0 +1,81 @@
+"""The grading sandbox's own mhsa_ref: nothing in it can answer a check (issue 16: the sandbox holds no reference)."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import json
+
+import pytest
+
+from conftest import ROOT
+from mhsa_ref import kit
+from mhsa_ref.grading import judge as J
+from notebook_cells import notebook
+
+
+@pytest.fixture(scope="module")
+def package():
+    return kit.sandbox_package() / "mhsa_ref"
+
+
+def learner_functions():
+    """(exercise, reference module, name) of every function or class a test cell hands to a check."""
+    for path in sorted((ROOT / "solutions").glob("[0-9][0-9]_*/*.ipynb")):
+        plan = J.plan(notebook(path.parent.name))
+        module = __import__(f"mhsa_ref.{plan.module.rsplit('.', 1)[1]}", fromlist=["_"])
+        for symbol in sorted({s for c in plan.cells for _, s in c.checks}):
+            if inspect.isfunction(getattr(module, symbol, None)) or inspect.isclass(getattr(module, symbol, None)):
+                yield path.parent.name, module, symbol
+
+
+def body_lines(obj) -> list[str]:
+    """The body's code lines (no docstring), normalised as `ast.unparse` writes them."""
+    node = ast.parse(inspect.getsource(obj).strip()).body[0]
+    body = node.body[1:] if ast.get_docstring(node) else node.body
+    return [" ".join(line.split()) for stmt in body for line in ast.unparse(stmt).splitlines() if line.strip()]
+
+
+def windows(lines: list[str], size: int = 3) -> list[str]:
+    """Every run of `size` consecutive lines (the whole body when shorter): what a copy of the code would hold."""
+    return ["\n".join(lines[i:i + size]) for i in range(max(1, len(lines) - size + 1))]
+
+
+def normalised(root) -> str:
+    return "\n".join(" ".join(line.split()) for p in sorted(root.rglob("*.py"))
+                     for line in ast.unparse(ast.parse(p.read_text())).splitlines() if line.strip())
+
+
+def test_no_reference_body_is_in_the_sandbox(package):
+    text = normalised(package)
+    checked = 0
+    for exercise, module, name in learner_functions():
+        for window in windows(body_lines(getattr(module, name))):
+            assert window not in text, f"{exercise} {name}: {window!r} is in the sandbox's mhsa_ref"
+            checked += 1
+    assert checked > 40
+    # the control: the same search finds every body in the course's own package
+    full = normalised(kit.PACKAGE)
+    assert all(w in full for _, m, n in learner_functions() for w in windows(body_lines(getattr(m, n))))
+
+
+def test_the_sandbox_stores_no_answer_and_runs_no_check(package):
+    store = json.loads((package / "data" / "withheld.json").read_text())
+    assert set(store.get("models", {})) == {"word2vec", "elmo"}
+    assert not {k: v for k, v in store.items() if k != "models" and v}, "stored answers in the sandbox"
+    for path in (package / "checks").glob("*.py"):
+        if path.name not in ("__init__.py", "_core.py"):
+            assert "runs outside the grading sandbox" in path.read_text() and "def " in path.read_text()
+    kept = {p.name for p in (package / "grading").glob("*.py")}
+    assert kept == set(kit.SANDBOX_GRADING)  # no judge, no runner, no similarity report
+
+
+def test_the_sandbox_copy_follows_the_course(package, tmp_path, monkeypatch):
+    """A change to the course is a new sandbox copy (the name carries a digest of the sources)."""
+    assert package.parent.name == f"sandbox-{kit.sources_digest()}"
+    copy = tmp_path / "mhsa_ref"
+    import shutil
+
+    shutil.copytree(kit.PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    (copy / "attention.py").write_text((copy / "attention.py").read_text() + "\n# changed\n")
+    assert kit.sources_digest(copy) != kit.sources_digest()
