@@ -79,3 +79,26 @@ def test_the_sandbox_copy_follows_the_course(package, tmp_path, monkeypatch):
     shutil.copytree(kit.PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
     (copy / "attention.py").write_text((copy / "attention.py").read_text() + "\n# changed\n")
     assert kit.sources_digest(copy) != kit.sources_digest()
+
+
+def test_the_gpu_is_bound_into_the_sandbox_where_there_is_one(monkeypatch):
+    from mhsa_ref.grading import sandbox
+
+    monkeypatch.setattr(sandbox, "gpu_devices", lambda: ["/dev/nvidia0", "/dev/nvidiactl"])
+    args = sandbox.command(sandbox.Limits())
+    assert args[args.index("/dev/nvidia0") - 1] == "--dev-bind" and "/dev/nvidiactl" in args
+
+
+def test_the_judge_skips_the_gpu_run_when_the_sandbox_has_no_gpu(monkeypatch):
+    """A GPU on the judge's side but none in the sandbox: the CUDA run is skipped and said so, not failed."""
+    import torch
+
+    from mhsa_ref.grading import remote
+    from mutants import attention
+
+    plan = J.plan(notebook("04_attention"))
+    cell = next(c for c in plan.cells if c.grade_id == "test_softmax_devices")
+    ns = dict(attention.CORRECT)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    got = J.judge_cell(plan, cell, remote.Loopback(ns), cuda=False)
+    assert got.earned == cell.points and "sandbox has no CUDA device" in got.message

@@ -66,6 +66,13 @@ def sandbox_dir() -> Path:
     return sandbox_package()
 
 
+def gpu_devices() -> list[str]:
+    """NVIDIA's device files (/dev/nvidia0, nvidiactl, nvidia-uvm...), bound into the sandbox when present."""
+    import glob
+
+    return sorted(glob.glob("/dev/nvidia*"))
+
+
 def _installed_copies(paths: list[str]) -> list[str]:
     """Folders named mhsa_ref inside the bound paths (a course installed without -e): hidden in the sandbox."""
     found = []
@@ -117,6 +124,8 @@ def command(limits: Limits, *, sandboxed: bool = True) -> list[str]:
         args += ["--perms", "0755", "--dir", folder]
     for path in paths:
         args += ["--ro-bind", path, path]
+    for device in gpu_devices():  # the GPU, where the machine has one: the checks' CUDA runs call learner code on it
+        args += ["--dev-bind", device, device]
     for copy in _installed_copies(paths):
         if not copy.startswith(str(sandbox_dir())):
             args += ["--tmpfs", copy]
