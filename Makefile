@@ -5,7 +5,11 @@
 #   make test     the whole test suite, on the CPU
 #   make grade    grade submitted/ sandboxed and in parallel, on Dask (ASSIGNMENT=name for one;
 #                 DASK_SCHEDULER=tcp://host:8786 for a cluster's workers)
-#   make serve    serve the built site on http://127.0.0.1:8000/ (PORT=... to change)
+#   make book     only the site: the class edition, into _build/html (no learner function printed)
+#   make book EDITION=reader   the reader edition, into _build/reader/_build/html: the same book with the
+#                 reference code of every learner function at the end of its chapter (for self-learners,
+#                 or to publish after a deadline); it reuses the class build's execution cache
+#   make serve    serve the built site on http://127.0.0.1:8000/ (PORT=... to change; EDITION=reader)
 #   make lab      JupyterLab on exercises/ for learners, with nbgrader's extensions
 #   make learner-kit  the learner environment without the reference's answers, in _build/learner-kit/
 #                 (and _build/learner-kit.tar.gz to hand out); see the README
@@ -116,7 +120,16 @@ $(STAMPS)/exercises: $(INSTALLED) $(SOLUTIONS) nbgrader_config.py
 	touch $@
 
 # --- the static site --------------------------------------------------------------------------
-book: $(STAMPS)/book
+# Two editions from one source (_ext/mhsa_editions.py): EDITION=class (the default, _build/html) prints
+# no learner function; EDITION=reader (_build/reader/_build/html: jupyter-book puts its output in
+# <--path-output>/_build) adds their reference code. Both share the execution cache _build/.jupyter_cache.
+EDITION ?= class
+ifeq ($(filter $(EDITION),class reader),)
+$(error EDITION=$(EDITION): the book has the editions class (the default) and reader)
+endif
+BOOK_STAMP := $(STAMPS)/book$(if $(filter reader,$(EDITION)),-reader)
+SITE := $(if $(filter reader,$(EDITION)),_build/reader/_build/html,_build/html)
+book: $(BOOK_STAMP)
 
 # The execution cache keys on a chapter's code cells only, and Sphinx re-reads a page only when its
 # source changed; the chapters import mhsa_ref, so a change there clears the cache and rebuilds
@@ -127,8 +140,16 @@ $(STAMPS)/library: $(LIBRARY) $(RESULTS)
 	rm -rf _build/.jupyter_cache
 	touch $@
 
-$(STAMPS)/book: $(INSTALLED) $(STAMPS)/exercises $(STAMPS)/library _config.yml _toc.yml references.bib $(wildcard _static/*) $(CHAPTERS)
-	$(BIN)/jupyter-book build . -W -n --keep-going $(if $(filter $(STAMPS)/library,$?),--all)
+BOOK_INPUTS := $(INSTALLED) $(STAMPS)/exercises $(STAMPS)/library _config.yml _toc.yml references.bib \
+  $(wildcard _static/*) $(wildcard _ext/*.py) $(CHAPTERS)
+
+$(STAMPS)/book: $(BOOK_INPUTS)
+	MHSA_EDITION=class $(BIN)/jupyter-book build . -W -n --keep-going $(if $(filter $(STAMPS)/library,$?),--all)
+	touch $@
+
+$(STAMPS)/book-reader: $(BOOK_INPUTS)
+	MHSA_EDITION=reader $(BIN)/jupyter-book build . --path-output _build/reader -W -n --keep-going \
+	  $(if $(filter $(STAMPS)/library,$?),--all)
 	touch $@
 
 # --- the demo class, graded through the fast path (`make grade`: sandboxed workers, the judge) -----
@@ -161,9 +182,9 @@ test: test-packages $(INSTALLED) hub/node_modules/.bin/configurable-http-proxy
 
 # The built site on loopback, as any static host would serve it (PORT=8000 by default).
 PORT ?= 8000
-serve: $(STAMPS)/book
-	@echo "Serving _build/html at http://127.0.0.1:$(PORT)/ (Ctrl-C stops)"
-	$(BIN)/python -m http.server $(PORT) --bind 127.0.0.1 --directory _build/html
+serve: $(BOOK_STAMP)
+	@echo "Serving $(SITE) ($(EDITION) edition) at http://127.0.0.1:$(PORT)/ (Ctrl-C stops)"
+	$(BIN)/python -m http.server $(PORT) --bind 127.0.0.1 --directory $(SITE)
 
 # LAB_DIR and LAB_ARGS let a test (or a learner) start the same server elsewhere, e.g. on another port.
 # No news feed and no update check: the lab works offline and never reaches outside.
