@@ -76,6 +76,22 @@ def scaled_dot_product_attention(
     return weights @ v, weights  # (..., T, d_v), (..., T, S)
 
 
+def attention_entropy(weights: Tensor) -> Tensor:
+    """How spread out each query's attention is: the entropy −Σ_s w_s log w_s of its row of weights.
+
+    0 for a query that takes everything from one key, log S for one that spreads evenly over S keys,
+    and 0 for a query with nothing to attend to (a row of zeros); in nats (natural log).
+
+    Args:
+        weights: (..., T, S) attention weights; each row sums to 1, or is all zeros.
+    Returns:
+        (..., T), in the weights' dtype and device.
+    """
+    _validate.require_floating("weights", weights)
+    # w log w tends to 0 as w -> 0, but 0 * log 0 is 0 * -inf = NaN in floating point; xlogy(0, 0) is 0.
+    return -torch.xlogy(weights, weights).sum(-1)  # (..., T)
+
+
 def fused_scaled_dot_product_attention(
     q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None
 ) -> tuple[Tensor, None]:

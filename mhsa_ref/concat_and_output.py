@@ -32,6 +32,27 @@ def merge_heads(x: Tensor) -> Tensor:
     return x.transpose(1, 2).reshape(B, T, h * d_k)  # (B, T, h, d_k) -> (B, T, h·d_k)
 
 
+def head_contributions(z: Tensor, w_o: Tensor) -> Tensor:
+    """What each head adds to the layer's output: Concat(Z_0, …, Z_{h−1}) W^O = Σ_i Z_i W^O_i.
+
+    W^O_i is block i of W^O's rows, i·d_k … (i+1)·d_k − 1: the rows that multiply head i's features in
+    the concatenation. So W^O does not act on the concatenation as a whole: it maps every head's
+    output into the output space and adds the h results.
+
+    Args:
+        z: (B, h, T, d_k), every head's attention output.
+        w_o: (h·d_k, d_out), the output projection (d_out = d_model in the layer).
+    Returns:
+        (B, h, T, d_out); its sum over the heads is merge_heads(z) @ w_o.
+    """
+    _validate.require_rank("z", z, 4, "(B, h, T, d_k)")
+    B, h, T, d_k = z.shape
+    if w_o.dim() != 2 or w_o.size(0) != h * d_k:
+        raise ValueError(f"w_o must be (h·d_k, d_out) = ({h * d_k}, d_out) for z {tuple(z.shape)}; got {tuple(w_o.shape)}")
+    blocks = w_o.reshape(h, d_k, w_o.size(1))  # (h, d_k, d_out): block i is W^O_i
+    return z @ blocks  # (B, h, T, d_k) @ (h, d_k, d_out) -> (B, h, T, d_out)
+
+
 def _check_layer_weights(x: Tensor, w_q: Tensor, w_k: Tensor, w_v: Tensor, w_o: Tensor, num_heads: int) -> None:
     _validate.require_rank("x", x, 3, "(B, T, d_model)")
     d_model = x.size(-1)

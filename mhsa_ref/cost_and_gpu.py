@@ -5,6 +5,8 @@ Letters: B batch, T sequence length, h heads, d = d_model.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 
@@ -33,6 +35,27 @@ def attention_score_bytes(batch: int, seq_len: int, num_heads: int, dtype: torch
     if not isinstance(dtype, torch.dtype):
         raise TypeError(f"dtype must be a torch.dtype such as torch.float32; got {dtype!r}")
     return batch * num_heads * seq_len * seq_len * dtype.itemsize
+
+
+def longest_sequence(memory_bytes: int, batch: int, num_heads: int, dtype: torch.dtype) -> int:
+    """The longest T whose (B, h, T, T) score matrix fits in `memory_bytes`: where the explicit path stops.
+
+    The score matrix grows as T², so doubling the memory buys only √2 times the length. 0 when not
+    even T = 1 fits.
+
+    Args:
+        memory_bytes: the memory available for the scores, in bytes (an int ≥ 0).
+        batch, num_heads: B and h.
+        dtype: the scores' dtype (its `itemsize` is the bytes per score).
+    Returns:
+        the largest int T with B·h·T²·itemsize ≤ memory_bytes.
+    """
+    _positive_ints(batch=batch, num_heads=num_heads)
+    if not isinstance(memory_bytes, int) or isinstance(memory_bytes, bool) or memory_bytes < 0:
+        raise ValueError(f"memory_bytes must be an int >= 0; got {memory_bytes!r}")
+    per_square = batch * num_heads * dtype.itemsize  # bytes of the scores per unit of T²
+    # T² ≤ M / c  ⟺  T² ≤ ⌊M / c⌋ for an integer T; math.isqrt is exact where math.sqrt would round
+    return math.isqrt(memory_bytes // per_square)
 
 
 def achieved_tflops(flops: int, seconds: float) -> float:

@@ -48,6 +48,29 @@ def bidirectional_targets(ids: Tensor) -> tuple[Tensor, Tensor]:
     return fwd, bwd
 
 
+def perplexity(logits: Tensor, targets: Tensor) -> Tensor:
+    """How many words a language model hesitates between: the exponential of its mean cross-entropy.
+
+    A model that gives the right word probability 1/k at every position has perplexity k; a model
+    that guesses uniformly among V words has perplexity V.
+
+    Args:
+        logits: (..., V) unnormalised scores for the word to predict at each position.
+        targets: LongTensor (...) of the words to predict, IGNORE (−100) where there is none
+            (as `bidirectional_targets` gives them).
+    Returns:
+        0-d tensor in logits' dtype: exp(mean of −log p(target) over the positions that have one).
+    """
+    if logits.shape[:-1] != targets.shape:
+        raise ValueError(f"logits (..., V) and targets (...) must agree on (...): got {tuple(logits.shape)} "
+                         f"and {tuple(targets.shape)}")
+    keep = targets != IGNORE  # (...)
+    log_p = logits.log_softmax(-1)  # (..., V); log_softmax subtracts the max: no overflow
+    picked = log_p.gather(-1, targets.clamp_min(0).unsqueeze(-1)).squeeze(-1)  # (...), any word where ignored
+    # a masked sum rather than picked[keep]: boolean indexing has no shape on the meta device
+    return (-(picked * keep).sum() / keep.sum()).exp()
+
+
 def scalar_mix(layers: Tensor, s: Tensor, gamma: Tensor | float) -> Tensor:
     """ELMo's task-specific mix of layers: γ · Σ_j softmax(s)_j · h_j.
 

@@ -87,3 +87,31 @@ def cosine_similarity(a: Tensor, b: Tensor) -> Tensor:
 def cosine_matrix(vectors: Tensor) -> Tensor:
     """(N, D) -> (N, N) cosine of every pair of rows."""
     return cosine_similarity(vectors.unsqueeze(1), vectors.unsqueeze(0))  # (N, N)
+
+
+UNKNOWN = "<unk>"  # the word that stands for every word left out of a vocabulary
+
+
+def vocab_with_unknown(tokens: Iterable[str], min_count: int) -> dict[str, int]:
+    """A vocabulary of the words seen at least `min_count` times; "<unk>" (index 0) stands for the rest.
+
+    Real vocabularies leave out rare words (a typo, a name seen once): their one-hot dimension and
+    their embedding would be learned from almost nothing. Every word left out is encoded as "<unk>".
+
+    Args:
+        tokens: words, e.g. a corpus; a word seen fewer than `min_count` times is left out.
+        min_count: a positive int.
+    Returns:
+        dict word -> index: "<unk>" -> 0, then the kept words by order of first appearance, 1..V-1.
+    """
+    if not isinstance(min_count, int) or isinstance(min_count, bool) or min_count < 1:
+        raise ValueError(f"min_count must be a positive int; got {min_count!r}")
+    tokens = list(tokens)
+    counts: dict[str, int] = {}
+    for token in tokens:
+        counts[token] = counts.get(token, 0) + 1
+    vocab = {UNKNOWN: 0}
+    for token in tokens:  # first appearances, in order: the same rule as build_vocab
+        if counts[token] >= min_count:
+            vocab.setdefault(token, len(vocab))
+    return vocab

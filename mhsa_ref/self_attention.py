@@ -40,6 +40,24 @@ def causal_mask(T: int, device: torch.device | str | None = None) -> Tensor:
     return torch.ones(T, T, dtype=torch.bool, device=device).tril()  # (T, T)
 
 
+def causal_padding_mask(lengths: Tensor, T: int) -> Tensor:
+    """The mask of a batch of sentences padded to T tokens: each word attends to the past, never to padding.
+
+    Args:
+        lengths: integer tensor (B,), the number of real tokens of each sentence (1..T); its other
+            positions up to T are padding.
+        T: the padded length.
+    Returns:
+        bool (B, T, T) on lengths' device: [b, t, s] is True iff s ≤ t (causal) and s < lengths[b] (a word).
+    """
+    _validate.require_rank("lengths", lengths, 1, "(B,)")
+    keys = torch.arange(T, device=lengths.device)  # (T,)
+    is_word = keys < lengths.unsqueeze(-1)  # (B, T): which keys are words, not padding
+    # Padding is removed from the keys only: a padding query still gets a row (its output is discarded
+    # later), and since key 0 is always a word, no row is ever empty.
+    return causal_mask(T, device=lengths.device) & is_word.unsqueeze(1)  # (T, T) & (B, 1, T) -> (B, T, T)
+
+
 def self_attention(
     x: Tensor, w_q: Tensor, w_k: Tensor, w_v: Tensor, mask: Tensor | None = None
 ) -> tuple[Tensor, Tensor]:

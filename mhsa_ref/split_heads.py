@@ -29,6 +29,21 @@ def split_heads(x: Tensor, num_heads: int) -> Tensor:
     return x.view(B, T, num_heads, d_k).transpose(1, 2)  # (B, h, T, d_k)
 
 
+def head_norms(x: Tensor, num_heads: int) -> Tensor:
+    """The length of each token's point in each head's subspace: one point becomes h points.
+
+    By Pythagoras, the squares of a token's h lengths add up to its squared length in d_model
+    dimensions: the heads share the vector out, and each sees only its own block.
+
+    Args:
+        x: (B, T, d_model), the tensor the heads split (in the layer, Q = X W^Q, K or V).
+        num_heads: h; must divide d_model.
+    Returns:
+        (B, h, T): [b, i, t] = ‖head i's d_k numbers of token t‖.
+    """
+    return split_heads(x, num_heads).norm(dim=-1)  # (B, h, T, d_k) -> (B, h, T)
+
+
 def multi_head_attention_weights(q: Tensor, k: Tensor, num_heads: int, mask: Tensor | None = None) -> Tensor:
     """Each head's attention weights, scaled by 1/√d_k of the head (not 1/√d_model).
 

@@ -68,6 +68,32 @@ def sinusoidal_positions(seq_len: int, d_model: int) -> Tensor:
     return pe.float()
 
 
+def position_shift(offset: int, d_model: int) -> Tensor:
+    """The matrix that moves every sinusoidal position by `offset`: PE[p] @ M = PE[p + offset], for every p.
+
+    Pair i of PE[p] is (sin pω_i, cos pω_i), a point on a circle; moving to p + k turns it by the angle
+    kω_i, whatever p. So M is block-diagonal, one 2×2 rotation per pair, and depends on the offset
+    only: a layer can learn "the word k places back" as one linear map of the positions.
+
+    Args:
+        offset: k, any int (negative moves back).
+        d_model: an even width.
+    Returns:
+        (d_model, d_model) float32, with blocks [[cos kω_i, −sin kω_i], [sin kω_i, cos kω_i]] on the
+        diagonal, for a row vector times M.
+    """
+    if isinstance(d_model, bool) or not isinstance(d_model, int) or d_model < 2 or d_model % 2:
+        raise ValueError(f"d_model must be a positive even int (sin and cos come in pairs); got {d_model!r}")
+    rate = 10000.0 ** (-torch.arange(0, d_model, 2, dtype=torch.float64) / d_model)  # (d_model/2,) the ω_i
+    cos, sin = torch.cos(offset * rate), torch.sin(offset * rate)  # (d_model/2,)
+    m = torch.zeros(d_model, d_model, dtype=torch.float64)
+    even = torch.arange(0, d_model, 2)  # the sin column 2i of each pair; 2i + 1 is its cos
+    # sin(p+k)ω = sin pω cos kω + cos pω sin kω;  cos(p+k)ω = cos pω cos kω − sin pω sin kω
+    m[even, even], m[even + 1, even] = cos, sin
+    m[even, even + 1], m[even + 1, even + 1] = -sin, cos
+    return m.float()
+
+
 def sense_separation(train_points: Tensor, train_senses: Tensor, test_points: Tensor, test_senses: Tensor) -> float:
     """How well a representation separates senses: nearest-centroid accuracy on held-out points.
 

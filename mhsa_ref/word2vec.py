@@ -48,6 +48,27 @@ def skipgram_pairs(ids: Tensor, window: int) -> Tensor:
     return torch.stack([ids[centers[inside]], ids[contexts[inside]]], dim=1)  # (P, 2)
 
 
+def cooccurrence_counts(pairs: Tensor, vocab_size: int) -> Tensor:
+    """How often each word is seen in the context of each other word: the counts skip-gram learns from.
+
+    Levy and Goldberg (2014) showed that SGNS implicitly factorises a matrix built from these counts
+    (their shifted pointwise mutual information), so this matrix is what word2vec "sees" of a corpus.
+
+    Args:
+        pairs: LongTensor (P, 2) of (center id, context id) rows, e.g. from `skipgram_pairs`.
+        vocab_size: V; every id lies in 0..V-1.
+    Returns:
+        LongTensor (V, V) on pairs' device: counts[c, o] = the number of rows equal to (c, o).
+    """
+    _validate.require_rank("pairs", pairs, 2, "(P, 2)")
+    if pairs.size(1) != 2:
+        raise ValueError(f"pairs must be (P, 2) rows of (center, context); got {tuple(pairs.shape)}")
+    counts = torch.zeros(vocab_size, vocab_size, dtype=torch.long, device=pairs.device)  # (V, V)
+    ones = torch.ones(pairs.size(0), dtype=torch.long, device=pairs.device)  # (P,)
+    # accumulate=True adds every row, repeated rows included (plain indexing would keep one of them)
+    return counts.index_put_((pairs[:, 0].long(), pairs[:, 1].long()), ones, accumulate=True)
+
+
 def noise_distribution(counts: Tensor, power: float = 0.75) -> Tensor:
     """The distribution negatives are drawn from: counts^power, normalised to sum to 1.
 

@@ -133,3 +133,13 @@ def test_properties_permutation_equivariance(t, s, seed):
 def test_bad_input_says_what_was_expected(fn, args, message):
     with pytest.raises(ValueError, match=message):
         fn(*args)
+
+
+def test_attention_entropy_bounds():
+    uniform = torch.full((2, 3, 8), 1 / 8, dtype=torch.float64)
+    assert_close(m.attention_entropy(uniform), torch.full((2, 3), math.log(8), dtype=torch.float64))
+    assert torch.equal(m.attention_entropy(torch.eye(4)), torch.zeros(4))  # one key each
+    assert torch.equal(m.attention_entropy(torch.zeros(2, 5)), torch.zeros(2))  # nothing to attend to: 0, not NaN
+    w = m.attention_weights(rand(2, 4, 3), rand(2, 6, 3), rand_mask(2, 4, 6))
+    h = m.attention_entropy(w)
+    assert h.shape == (2, 4) and bool((h >= 0).all()) and bool((h <= math.log(6) + 1e-12).all())

@@ -7,18 +7,19 @@ implementations must keep every point, and every graded cell must take points fr
 
 import contextlib
 import io
+import re
 
 import pytest
 
 from mutants import (attention, concat_and_output, cost_and_gpu, elmo, one_hot, self_attention, split_heads,
                      trained_heads, word2vec)
-from notebook_cells import grade, graded_cells
+from notebook_cells import grade, graded_cells, setup_source
 
 EXERCISES = {m.ASSIGNMENT: m for m in (one_hot, word2vec, elmo, attention, self_attention, split_heads,
                                          concat_and_output, cost_and_gpu, trained_heads)}
-POINTS = {"01_one_hot": 11, "02_word2vec": 10, "03_elmo": 8, "04_attention": 13, "05_self_attention": 12,
-          "06_split_heads": 10, "07_concat_and_output": 14, "08_cost_and_gpu": 8,
-          "09_trained_heads": 7}
+POINTS = {"01_one_hot": 15, "02_word2vec": 14, "03_elmo": 12, "04_attention": 17, "05_self_attention": 16,
+          "06_split_heads": 14, "07_concat_and_output": 18, "08_cost_and_gpu": 13,
+          "09_trained_heads": 11}
 CASES = [(a, name) for a, m in EXERCISES.items() for name in sorted(m.MUTANTS)]
 
 
@@ -57,22 +58,43 @@ def test_mutant_loses_points_with_a_message_naming_the_mistake(assignment, name)
     assert mutant.message in messages, f"{name}: no message names the mistake:\n{messages}"
 
 
+def is_answer(name: str) -> bool:
+    """A predict-then-run question's variable (`answer_…`), not a learner function."""
+    return name.startswith("answer_")
+
+
 @pytest.mark.parametrize("assignment", sorted(EXERCISES))
 def test_each_learner_function_has_at_least_three_mutants(assignment):
+    """Three for a function; two for a question's answer (at least a wrong value and a wrong form)."""
     module = EXERCISES[assignment]
     for function in module.CORRECT:
-        assert sum(m.function == function for m in module.MUTANTS.values()) >= 3, function
+        assert sum(m.function == function for m in module.MUTANTS.values()) >= (2 if is_answer(function) else 3), function
+
+
+def visible_failures(assignment: str, functions: dict) -> set[str]:
+    """The graded cells that fail in the learner's copy, where the hidden tests are left out."""
+    namespace: dict = {}
+    exec(compile(setup_source(assignment), f"<{assignment} setup>", "exec"), namespace)
+    namespace.update({**EXERCISES[assignment].CORRECT, **functions})
+    failed = set()
+    for cell in graded_cells(assignment):
+        visible = re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", "", cell.source, flags=re.S)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                exec(compile(visible, f"<{cell.grade_id}>", "exec"), namespace)
+        except Exception:  # noqa: BLE001 - as in nbgrader: any exception fails the cell
+            failed.add(cell.grade_id)
+    return failed
 
 
 @pytest.mark.parametrize("assignment", sorted(EXERCISES))
 def test_visible_cells_already_catch_the_common_mistakes(assignment):
-    """Immediate feedback: these mistakes fail a visible cell, before any hidden test runs."""
+    """Immediate feedback: these mistakes fail a visible check (a question's form check included),
+    before any hidden test runs."""
     module = EXERCISES[assignment]
-    visible = {c.grade_id for c in graded_cells(assignment) if "BEGIN HIDDEN TESTS" not in c.source}
     for name in module.VISIBLE:
         mutant = module.MUTANTS[name]
-        failed = {o.grade_id for o in run(assignment, {mutant.function: mutant.fn}) if o.error}
-        assert failed & visible, f"{name} passes every visible check"
+        assert visible_failures(assignment, {mutant.function: mutant.fn}), f"{name} passes every visible check"
 
 
 @pytest.mark.parametrize("assignment", sorted(EXERCISES))
@@ -80,8 +102,12 @@ def test_an_unfinished_notebook_fails_with_not_implemented_only(assignment):
     def todo(*args, **kwargs):
         raise NotImplementedError()
 
-    outcomes = run(assignment, {f: todo for f in EXERCISES[assignment].CORRECT})
-    assert all(isinstance(o.error, NotImplementedError) for o in outcomes)
+    # An unanswered question leaves its `answer_…` undefined (its cell raised NotImplementedError).
+    module = EXERCISES[assignment]
+    with contextlib.redirect_stdout(io.StringIO()):
+        outcomes = grade(assignment, {f: todo for f in module.CORRECT if not is_answer(f)})
+    assert all(isinstance(o.error, NotImplementedError)
+               or (isinstance(o.error, NameError) and is_answer(str(o.error.name))) for o in outcomes)
 
 
 @pytest.mark.parametrize("assignment", sorted(EXERCISES))

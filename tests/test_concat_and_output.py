@@ -94,3 +94,11 @@ def test_layer_errors_name_the_problem():
         layer(torch.randn(2, 3, 6))
     with pytest.raises(ValueError, match=r"\(8, 8\)"):
         m.multi_head_self_attention(rand(2, 3, 8), rand(8, 8), rand(8, 8), rand(8, 8), rand(8, 4), 2)
+
+
+def test_head_contributions_add_up_to_the_output_projection():
+    z, w_o = rand(2, 8, 5, 7), rand(56, 10)
+    parts = m.head_contributions(z, w_o)
+    assert parts.shape == (2, 8, 5, 10)
+    assert_close(parts.sum(1), m.merge_heads(z) @ w_o)
+    assert_close(parts[:, 3], z[:, 3] @ w_o[21:28])  # head 3 meets rows 3·7 … 4·7 − 1

@@ -76,3 +76,11 @@ def test_tiled_attention_bad_input():
         tiled_attention(rand(2, 4), rand(3, 4), rand(3, 5), 0)
     with pytest.raises(ValueError, match="do not fit"):
         tiled_attention(rand(2, 4), rand(3, 5), rand(3, 5), 2)
+
+
+@pytest.mark.parametrize("B, h, T, dtype", [(1, 80, 22360, torch.bfloat16), (3, 8, 1000, torch.float32), (2, 1, 1, torch.float64)])
+def test_longest_sequence_is_the_largest_that_fits(B, h, T, dtype):
+    exact = m.attention_score_bytes(B, T, h, dtype)
+    assert m.longest_sequence(exact, B, h, dtype) == T
+    assert m.longest_sequence(exact - 1, B, h, dtype) == T - 1
+    assert m.longest_sequence(exact + 1, B, h, dtype) == T

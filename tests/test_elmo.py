@@ -333,3 +333,15 @@ def test_learn_scalar_mix_uses_the_given_mix_and_is_deterministic():
     assert torch.equal(ours[0], reference[0]) and torch.equal(ours[1], reference[1]) and ours[2] == reference[2]
     other = learn_scalar_mix(features, labels, steps=20, mix=lambda layers, s, gamma: layers[0])
     assert torch.equal(other[0], torch.full((3,), 1 / 3))  # s gets no gradient: the weights stay uniform
+
+
+def test_perplexity_is_exp_of_the_cross_entropy():
+    from mhsa_ref.elmo import perplexity
+
+    logits = rand(2, 5, 7, dtype=torch.float64)
+    targets = torch.tensor([[1, 2, 3, 4, -100], [0, 6, 5, -100, -100]])
+    want = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100).exp()
+    assert_close(perplexity(logits, targets), want)
+    assert_close(perplexity(torch.zeros(3, 4, 1000), torch.randint(0, 1000, (3, 4))), torch.tensor(1000.0))
+    right = logits.argmax(-1).masked_fill(targets == -100, -100)  # a confident model that is right
+    assert_close(perplexity(logits * 1e4, right), torch.tensor(1.0, dtype=torch.float64))  # no overflow

@@ -158,3 +158,14 @@ def test_cosine_matrix_is_every_pair_of_rows():
     assert_close(out, normed @ normed.T)
     assert_close(out.diagonal(), torch.ones(6, dtype=torch.float64))
     assert cosine_matrix(rand(3, 4, dtype=torch.float32)).dtype == torch.float32
+
+
+def test_vocab_with_unknown_keeps_frequent_words_by_first_appearance():
+    from mhsa_ref.one_hot import vocab_with_unknown
+
+    assert vocab_with_unknown("x y z y x w w y".split(), 2) == {"<unk>": 0, "x": 1, "y": 2, "w": 3}
+    assert vocab_with_unknown([], 1) == {"<unk>": 0}
+    tokens = "the cat saw the dog and the dog saw the cat".split()
+    assert vocab_with_unknown(tokens, 1) == {"<unk>": 0, **{w: i + 1 for w, i in build_vocab(tokens).items()}}
+    with pytest.raises(ValueError, match="min_count"):
+        vocab_with_unknown(tokens, 0)

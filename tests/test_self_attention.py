@@ -67,3 +67,11 @@ def test_bad_projection_shapes_are_explained():
         m.project_qkv(x, w_q, rand(16, 5), w_v)
     with pytest.raises(ValueError, match=r"3 dimensions \(B, T, d_model\)"):
         m.self_attention(x[0], w_q, w_k, w_v)
+
+
+def test_causal_padding_mask():
+    mask = m.causal_padding_mask(torch.tensor([4, 2, 3]), 4)
+    assert mask.shape == (3, 4, 4) and mask.dtype == torch.bool
+    assert torch.equal(mask[0], m.causal_mask(4))  # no padding: the causal mask
+    assert mask[1].tolist() == [[True, False, False, False]] + [[True, True, False, False]] * 3
+    assert bool(mask.any(-1).all())  # key 0 is always a word: no row is empty

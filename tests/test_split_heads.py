@@ -59,3 +59,11 @@ def test_bad_mask_rank_is_explained():
 def test_merge_undoes_split(b, t, h, d_k):
     x = rand(b, t, h * d_k, seed=b * 100 + t)
     assert torch.equal(m.merge_heads(m.split_heads(x, h)), x)
+
+
+def test_head_norms_share_out_the_length():
+    x = rand(3, 4, 16)
+    norms = m.head_norms(x, 8)
+    assert norms.shape == (3, 8, 4)
+    assert_close((norms ** 2).sum(1), (x ** 2).sum(-1))  # Pythagoras: the heads' squares add up
+    assert_close(m.head_norms(x, 1)[:, 0], x.norm(dim=-1))

@@ -223,3 +223,10 @@ def test_ladder_draws_a_panel_per_representation_and_says_when_every_point_is_th
                          ["money", "river"])
     titles = [ax.get_title() for ax in fig.axes]
     assert titles[0] == "one-hot\nseparation 0.50\n(every point the same)" and titles[1] == "Z′\nseparation 0.75"
+
+
+@pytest.mark.parametrize("offset, d_model", [(3, 16), (-5, 16), (0, 8), (20, 64)])
+def test_position_shift_moves_every_position(offset, d_model):
+    pe = sinusoidal_positions(60, d_model).double()
+    moved = pe[max(0, -offset):60 - max(0, offset)] @ trained_heads.position_shift(offset, d_model).double()
+    torch.testing.assert_close(moved, pe[max(0, offset):60 + min(0, offset)], atol=1e-5, rtol=1e-5)

@@ -362,3 +362,14 @@ def test_nearest_neighbours_unknown_word():
     with pytest.raises(KeyError, match="'zebra' is not in the vocabulary"):
         model.neighbours("zebra")
     assert model.neighbours("a") == [("b", 0.0)]
+
+
+def test_cooccurrence_counts_rows_and_the_symmetry_of_skipgram_pairs():
+    from mhsa_ref.word2vec import cooccurrence_counts
+
+    counts = cooccurrence_counts(torch.tensor([[0, 1], [0, 1], [2, 0]]), 3)
+    assert counts.dtype == torch.long and counts.tolist() == [[0, 2, 0], [0, 0, 0], [1, 0, 0]]
+    ids = torch.tensor([3, 1, 4, 1, 5, 2, 0, 3])
+    sym = cooccurrence_counts(skipgram_pairs(ids, 2), 6)
+    assert torch.equal(sym, sym.T)  # every (c, o) at offset k has its (o, c) at offset -k
+    assert int(sym.sum()) == skipgram_pairs(ids, 2).shape[0]

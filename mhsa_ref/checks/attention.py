@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from mhsa_ref import attention as ref
 from mhsa_ref.self_attention import causal_mask
 from mhsa_ref.checks._core import CheckFailure, Rules, call, expect_close, expect_results, expect_tensor, on_cuda, passed, randn, random_mask
+from mhsa_ref.checks._questions import expect_answer, form_passed, near, read_float
 
 __all__ = [
     "softmax_values",
@@ -29,6 +30,12 @@ __all__ = [
     "sdpa_masks",
     "sdpa_fully_masked_row",
     "sdpa_devices",
+    "entropy_values",
+    "entropy_cases",
+    "dot_variance_form",
+    "dot_variance_question",
+    "uniform_entropy_form",
+    "uniform_entropy_question",
 ]
 
 SOFTMAX_RULES = Rules(ops={
@@ -274,3 +281,112 @@ def sdpa_devices(sdpa: Callable) -> None:
         _expect_sdpa(sdpa, q, k, v, mask)
 
     passed("sdpa_devices", f"device- and dtype-agnostic on meta tensors; {on_cuda(cuda_run)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# attention_entropy
+
+
+def _entropy_suspects(w: Tensor) -> dict[str, Callable[[], Tensor]]:
+    plogp = lambda: torch.xlogy(w, w)
+    return {
+        "the minus sign is missing: log w ≤ 0 for weights in [0, 1], so −Σ w log w is ≥ 0.": lambda: plogp().sum(-1),
+        "the entropy is in bits (log2); the course measures it in nats, with the natural log (torch.log).":
+            lambda: -plogp().sum(-1) / math.log(2),
+        "the sum ran over the queries (dim=-2); each query's entropy sums over its keys, the last axis.":
+            lambda: -plogp().sum(-2),
+        "you returned −Σ log w without the weights in front; entropy weighs each log w by w: −Σ w log w.":
+            lambda: -torch.where(w > 0, w.log(), torch.zeros_like(w)).sum(-1),
+    }
+
+
+_ENTROPY_NAN = ("a weight of 0 gives 0 · log 0 = 0 · (−inf) = NaN. Its limit is 0: use torch.xlogy(w, w), which "
+                "is 0 where w is 0, or torch.where(w > 0, w * w.log(), 0).")
+
+
+def _expect_entropy(attention_entropy: Callable, w: Tensor) -> None:
+    zeros = int((w == 0).sum()) if w.device.type != "meta" else 0
+    context = f"for weights {tuple(w.shape)} ({str(w.dtype)[6:]})" + (f" with {zeros} zero weights" if zeros else "")
+    got = call(attention_entropy, w, name="attention_entropy", context=context)
+    expect_close(got, ref.attention_entropy(w), what="the entropy", context=context,
+                 suspects=_entropy_suspects(w), nan_hint=_ENTROPY_NAN)
+
+
+def entropy_values(attention_entropy: Callable) -> None:
+    """Visible: weights of the note's shapes (3, 8, 4, 4), and rows that are uniform, one-hot and in between."""
+    _expect_entropy(attention_entropy, ref.softmax(randn((3, 8, 4, 4), seed=400), -1))
+    rows = torch.tensor([[0.25, 0.25, 0.25, 0.25], [0.7, 0.1, 0.1, 0.1], [0.5, 0.5, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]])
+    _expect_entropy(attention_entropy, rows)
+    passed("entropy_values", "−Σ w log w per query: log 4 for a uniform row, 0 for a one-hot row")
+
+
+def entropy_cases(attention_entropy: Callable) -> None:
+    """Hidden: causal and fully masked rows (zeros), sizes that all differ, float64, `meta`, and CUDA when present."""
+    for dtype in (torch.float32, torch.float64):
+        q, k, v = _qkv((2, 3, 5, 7), 6, 4, seed=410, dtype=dtype)
+        mask = random_mask((2, 3, 5, 6), seed=411)
+        mask[1, 2, 4, :] = False  # a query with nothing to attend to: a row of zeros, entropy 0
+        _expect_entropy(attention_entropy, ref.scaled_dot_product_attention(q, k, v, mask)[1])
+        _expect_entropy(attention_entropy, ref.attention_weights(*_qkv((1, 4, 7), 4, 7, seed=412, dtype=dtype)[:2],
+                                                                 causal_mask(4)))
+        w = torch.empty((2, 3, 5, 6), dtype=dtype, device="meta")
+        context = f"for weights on the meta device ({str(dtype)[6:]}), which has shapes but no values"
+        got = call(attention_entropy, w, name="attention_entropy", context=context)
+        expect_tensor(got, ref.attention_entropy(w), what="the entropy", context=context)
+
+    def cuda_run() -> None:
+        _expect_entropy(attention_entropy, ref.softmax(randn((2, 3, 5, 6), seed=413, device="cuda"), -1))
+
+    passed("entropy_cases", f"causal and fully masked rows, float32 and float64, meta tensors; {on_cuda(cuda_run)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# questions: predict, then run
+
+
+def dot_variance_form(answer_dot_variance: object) -> None:
+    """Visible: the answer is one number."""
+    read_float(answer_dot_variance, what="answer_dot_variance")
+    form_passed("dot_variance_form", "one number")
+
+
+def dot_variance_question(answer_dot_variance: object) -> None:
+    """Hidden: the variance of q · k for d_k = 64 independent standard normal entries (unscaled)."""
+    got = read_float(answer_dot_variance, what="answer_dot_variance")
+    d_k = 64
+    want = float(d_k)  # a sum of d_k independent products, each of variance Var(q_i)·Var(k_i) = 1
+    expect_answer(got, want, name="dot_variance_question", close=near(rel=1e-2),
+                  summary=f"{want:g} = d_k: the variance grows with the width, hence the 1/√d_k",
+                  why=(f"q · k = Σ_i q_i k_i is a sum of d_k = {d_k} independent products. Each has mean 0 and "
+                       f"variance E[q_i²] E[k_i²] = 1 · 1 = 1, and variances of independent terms add: "
+                       f"Var(q · k) = d_k = {d_k}, a standard deviation of {d_k ** 0.5:g}. Scores that far apart "
+                       f"push softmax to nearly one-hot rows with vanishing gradients; dividing by √d_k = "
+                       f"{d_k ** 0.5:g} brings the variance back to 1, whatever d_k."),
+                  wrong={1.0: "1 is the variance after dividing by √d_k; before, the d_k products' variances add up.",
+                         8.0: "8 = √64 is the standard deviation of q · k; its variance is the square, 64.",
+                         0.0: "0 is the mean of q · k; its variance is the sum of the d_k products' variances.",
+                         4096.0: "each product q_i k_i has variance 1, not d_k: the sum has variance d_k, not d_k²."})
+
+
+def uniform_entropy_form(answer_uniform_entropy: object) -> None:
+    """Visible: the answer is one number."""
+    read_float(answer_uniform_entropy, what="answer_uniform_entropy")
+    form_passed("uniform_entropy_form", "one number")
+
+
+def uniform_entropy_question(answer_uniform_entropy: object) -> None:
+    """Hidden: the entropy of a query whose 8 scores are all equal."""
+    got = read_float(answer_uniform_entropy, what="answer_uniform_entropy")
+    S = 8
+    want = ref.attention_entropy(ref.softmax(torch.zeros(1, S, dtype=torch.float64), -1)).item()
+    expect_answer(got, want, name="uniform_entropy_question", close=near(),
+                  summary=f"log 8 ≈ {want:.4f}: equal scores give equal weights 1/8, the most spread-out row",
+                  why=(f"equal scores give equal weights, softmax = 1/{S} for each key (whatever the common score), "
+                       f"so the entropy is −Σ (1/{S}) log(1/{S}) = log {S} ≈ {want:.3f} nats: the largest entropy a "
+                       f"row over {S} keys can have. A query that takes everything from one key has entropy 0; "
+                       f"exp(entropy) reads as 'how many keys the query effectively looks at', here {S}."),
+                  wrong={0.0: "0 is the entropy of a one-hot row (all the weight on one key); equal scores spread the "
+                              "weight evenly.",
+                         1.0: "the weights sum to 1, but the entropy is −Σ w log w = log 8 for 8 equal weights.",
+                         3.0: "3 = log2(8) is the entropy in bits; the course uses the natural log (nats): log 8.",
+                         0.125: "1/8 is each key's weight; the entropy is −Σ w log w over the 8 keys."})

@@ -22,6 +22,7 @@ from mhsa_ref import _validate
 from mhsa_ref.checks._core import (dtype_name, CheckFailure, call, expect_close, expect_results, expect_tensor, on_cuda, passed,
                                    randn, random_mask, with_head_axis_hint)
 from mhsa_ref.checks.attention import ATTENTION_RULES
+from mhsa_ref.checks._questions import expect_answer, form_passed, read_int, read_ints
 from mhsa_ref.split_heads import split_heads
 
 ref = importlib.import_module("mhsa_ref.concat_and_output")
@@ -37,6 +38,12 @@ __all__ = [
     "module_structure",
     "module_matches_torch",
     "module_options_and_devices",
+    "contributions_values",
+    "contributions_cases",
+    "params_vs_heads_form",
+    "params_vs_heads_question",
+    "merge_index_form",
+    "merge_index_question",
     "layer_inputs",
     "expect_layer",
 ]
@@ -386,3 +393,116 @@ def module_options_and_devices(cls: Callable) -> None:
         expect_close(weights, want[1], what="the weights", context=context)
 
     passed("module_options_and_devices", f"bias=False, float64, (B, T, T) masks, meta tensors; {on_cuda(cuda_run)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# head_contributions
+
+
+def _contributions_suspects(z: Tensor, w_o: Tensor) -> dict[str, Callable[[], Tensor]]:
+    B, h, T, d_k = z.shape
+    want = lambda: ref.head_contributions(z, w_o)
+    suspects = {
+        "the heads' rows of w_o were dealt out round-robin (row j to head j % h); head i's block is the d_k "
+        "consecutive rows i·d_k … (i+1)·d_k − 1, the rows that meet its features in the concatenation: "
+        "w_o.reshape(h, d_k, d_out).": lambda: z @ w_o.reshape(d_k, h, w_o.size(1)).transpose(0, 1),
+        "the contributions were averaged over the heads (divided by h); the layer adds them: "
+        "Concat(Z_0, …, Z_{h−1}) W^O = Σ_i Z_i W^O_i.": lambda: want() / h,
+    }
+    if w_o.size(0) == w_o.size(1):
+        suspects["you took columns of w_o (w_o[:, i·d_k:(i+1)·d_k], transposed); head i's part is its block of "
+                 "rows, w_o[i·d_k:(i+1)·d_k], the rows that multiply head i's features in merge_heads(z) @ w_o."] = (
+            lambda: z @ w_o.reshape(w_o.size(0), h, d_k).permute(1, 2, 0))
+    suspects["you returned the layer's output, the sum over the heads, (B, T, d_out); return every head's "
+             "contribution, (B, h, T, d_out), before the sum."] = lambda: want().sum(1)
+    return suspects
+
+
+def _expect_contributions(head_contributions: Callable, z: Tensor, w_o: Tensor) -> None:
+    context = f"for z {tuple(z.shape)} and w_o {tuple(w_o.shape)} ({dtype_name(z)})"
+    got = call(head_contributions, z, w_o, name="head_contributions", rules=ATTENTION_RULES, context=context)
+    want = ref.head_contributions(z, w_o)
+    if want.device.type == "meta":
+        expect_tensor(got, want, what="the contributions", context=context)
+        return
+    expect_close(got, want, what="the contributions", context=context, suspects=_contributions_suspects(z, w_o))
+
+
+def contributions_values(head_contributions: Callable) -> None:
+    """Visible: the note's heads (3, 8, 4, 2) and a (16, 16) w_o."""
+    z, w_o = randn((3, 8, 4, 2), seed=700), randn((16, 16), seed=701) / 4
+    _expect_contributions(head_contributions, z, w_o)
+    passed("contributions_values", "(3, 8, 4, 2) heads -> (3, 8, 4, 16); summed over the heads, merge_heads(z) @ w_o")
+
+
+def contributions_cases(head_contributions: Callable) -> None:
+    """Hidden: (2, 8, 5, 7) with w_o (56, 56) and (56, 10); one head; float64; `meta`; CUDA when present."""
+    for dtype in (torch.float32, torch.float64):
+        z = randn((2, 8, 5, 7), seed=710, dtype=dtype)
+        _expect_contributions(head_contributions, z, randn((56, 56), seed=711, dtype=dtype) / 7)
+        _expect_contributions(head_contributions, z, randn((56, 10), seed=712, dtype=dtype) / 7)
+        _expect_contributions(head_contributions, randn((2, 1, 5, 7), seed=713, dtype=dtype), randn((7, 7), seed=714, dtype=dtype))
+        _expect_contributions(head_contributions, randn((2, 8, 5, 7), seed=0, dtype=dtype, device="meta"),
+                              randn((56, 56), seed=0, dtype=dtype, device="meta"))
+
+    def cuda_run() -> None:
+        _expect_contributions(head_contributions, randn((2, 8, 5, 7), seed=715, device="cuda"),
+                              randn((56, 56), seed=716, device="cuda") / 7)
+
+    passed("contributions_cases", f"w_o square and not, one head, float32 and float64, meta tensors; {on_cuda(cuda_run)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# questions: predict, then run
+
+
+def _parameters(d_model: int, h: int) -> int:
+    layer = ref.MultiHeadSelfAttention(d_model, h, device="meta")  # shapes only: no memory, no random numbers
+    return sum(p.numel() for p in layer.parameters())
+
+
+def params_vs_heads_form(answer_params_vs_heads: object) -> None:
+    """Visible: the answer is one int."""
+    read_int(answer_params_vs_heads, what="answer_params_vs_heads", minimum=-10**12)
+    form_passed("params_vs_heads_form", "one int")
+
+
+def params_vs_heads_question(answer_params_vs_heads: object) -> None:
+    """Hidden: how many more parameters a 512-wide layer has with 8 heads than with 1."""
+    got = read_int(answer_params_vs_heads, what="answer_params_vs_heads", minimum=-10**12)
+    d = 512
+    want = _parameters(d, 8) - _parameters(d, 1)
+    one = _parameters(d, 1)
+    expect_answer(got, want, name="params_vs_heads_question",
+                  summary=f"{want}: both layers have {one:,} parameters; heads cut W^Q, W^K, W^V, they add none",
+                  why=(f"the layer's parameters are W^Q, W^K, W^V and W^O, four ({d}, {d}) matrices, and their four "
+                       f"biases: 4·{d}² + 4·{d} = {one:,}, whatever h. More heads cut the same projections into more, "
+                       f"narrower blocks (d_k = {d}/h); they add no weight. What h changes is the computation: h score "
+                       f"matrices of width d_k = {d // 8} instead of one of width {d}."),
+                  wrong={7 * 4 * d * d: "each head does not get its own full (d_model, d_model) matrices: head i uses "
+                                         "d_k columns of the shared W^Q, W^K, W^V.",
+                         7 * 3 * d * d: "each head does not get its own full (d_model, d_model) matrices: head i uses "
+                                         "d_k columns of the shared W^Q, W^K, W^V."})
+
+
+def merge_index_form(answer_merge_index: object) -> None:
+    """Visible: the answer is a tuple of 4 ints."""
+    read_ints(answer_merge_index, 4, what="answer_merge_index")
+    form_passed("merge_index_form", "a tuple of 4 ints")
+
+
+def merge_index_question(answer_merge_index: object) -> None:
+    """Hidden: which entry of z (3, 8, 4, 2) lands at merge_heads(z)[0, 1, 5]."""
+    got = read_ints(answer_merge_index, 4, what="answer_merge_index")
+    z = torch.arange(3 * 8 * 4 * 2).reshape(3, 8, 4, 2)  # every number is its own flat index
+    flat = int(ref.merge_heads(z)[0, 1, 5])
+    want = tuple(int(i) for i in torch.unravel_index(torch.tensor(flat), z.shape))
+    expect_answer(got, want, name="merge_index_question",
+                  summary=f"z{list(want)}: feature 5 of token 1 is head 5 // 2 = 2, its number 5 % 2 = 1",
+                  why=(f"merge_heads puts each token's heads side by side, head 0 first: token 1's 16 features are "
+                       f"head 0's 2 numbers, then head 1's, … Feature 5 is head 5 // d_k = 2, number 5 % d_k = 1, and "
+                       f"the token stays token 1: z[0, 2, 1, 1], the index {want}."),
+                  wrong={(0, 1, 2, 1): "the axes of z are (B, h, T, d_k): the head comes before the token.",
+                         (0, 5, 1, 0): "feature 5 is not head 5: each head holds d_k = 2 consecutive features, so "
+                                       "feature 5 is head 5 // 2.",
+                         (0, 2, 1, 0): "feature 4 is head 2's number 0; feature 5 is the next one, number 1."})

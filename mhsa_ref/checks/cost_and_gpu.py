@@ -10,11 +10,13 @@ each compared with `mhsa_ref`'s fused path (`F.scaled_dot_product_attention`).
 from __future__ import annotations
 
 import importlib
+import math
 from typing import Callable
 
 import torch
 
 from mhsa_ref.checks._core import CheckFailure, call, low_precision_tolerance, on_cuda, passed, random_mask
+from mhsa_ref.checks._questions import expect_answer, form_passed, read_choice, read_int, read_ints
 from mhsa_ref.checks.concat_and_output import expect_layer, layer_inputs, layer_values as _layer_values
 
 ref = importlib.import_module("mhsa_ref.cost_and_gpu")
@@ -27,6 +29,14 @@ __all__ = [
     "bytes_dtypes",
     "layer_values",
     "layer_gpu_path",
+    "longest_values",
+    "longest_cases",
+    "flops_coefficients_form",
+    "flops_coefficients_question",
+    "crossover_len_form",
+    "crossover_len_question",
+    "heads_cost_form",
+    "heads_cost_question",
 ]
 
 
@@ -76,7 +86,7 @@ def flops_values(attention_flops: Callable) -> None:
     """Visible: the note's [3, 8, 4, 2] (B=3, T=4, d_model=16, h=8) and a 512-wide layer with 8 heads."""
     _expect_flops(attention_flops, 3, 4, 16, 8)
     _expect_flops(attention_flops, 1, 128, 512, 8)
-    passed("flops_values", "8·B·T·d² + 4·B·T²·d for (3, 4, 16, h=8) and (1, 128, 512, h=8)")
+    passed("flops_values", "the exact count for (3, 4, 16, h=8) and (1, 128, 512, h=8)")
 
 
 def flops_sizes(attention_flops: Callable) -> None:
@@ -164,3 +174,130 @@ def layer_gpu_path(layer: Callable) -> None:
 
     where = on_cuda(cuda_run)
     passed("layer_gpu_path", f"meta tensors; {', '.join(done)} against the fused path; {where}")
+
+
+# ---------------------------------------------------------------------------------------------
+# longest_sequence
+
+
+def _longest_suspects(M: int, B: int, h: int, dtype: torch.dtype) -> dict[str, int]:
+    size = dtype.itemsize
+    c = B * h * size
+    return {
+        "the square root was rounded to the nearest int (round); the longest T that fits is rounded down: "
+        "math.isqrt(memory_bytes // (B·h·itemsize)).": round(math.sqrt(M / c)),
+        "the square root was rounded up; a T whose matrix is larger than the memory does not fit: round down.":
+            math.ceil(math.sqrt(M / c)),
+        "the bytes per score were left out: divide by B·h·dtype.itemsize, not B·h.": math.isqrt(M // (B * h)),
+        "the heads were left out: every head has its own (T, T) matrix, B·h·T² scores in all.": math.isqrt(M // (B * size)),
+        "the square root is missing: the matrix has T² scores per head, so T is the square root of what fits.":
+            M // c,
+        "bits were used instead of bytes: dtype.itemsize is in bytes (torch.finfo(dtype).bits is 8 times more).":
+            math.isqrt(M // (c * 8)),
+    }
+
+
+def _expect_longest(longest_sequence: Callable, M: int, B: int, h: int, dtype: torch.dtype) -> None:
+    context = f"for memory_bytes={M:,}, batch={B}, num_heads={h}, dtype={dtype}"
+    got = call(longest_sequence, M, B, h, dtype, name="longest_sequence", context=context)
+    _expect_int(got, ref.longest_sequence(M, B, h, dtype), name="longest_sequence", context=context,
+                suspects=_longest_suspects(M, B, h, dtype))
+
+
+def longest_values(longest_sequence: Callable) -> None:
+    """Visible: 80 GB for the note's 80 heads in bfloat16; 1 GiB for (B=3, h=8) in float32."""
+    _expect_longest(longest_sequence, 80 * 10**9, 1, 80, torch.bfloat16)
+    _expect_longest(longest_sequence, 2**30, 3, 8, torch.float32)
+    passed("longest_values", "the largest T with B·h·T²·itemsize ≤ memory, for 80 GB and 1 GiB")
+
+
+def longest_cases(longest_sequence: Callable) -> None:
+    """Hidden: an exact fit and one byte less, nothing fits, float64 and float16, 141 GB for one head."""
+    for B, h, T, dtype in [(2, 3, 1000, torch.float32), (1, 1, 7, torch.float64), (4, 16, 4096, torch.float16)]:
+        exact = B * h * T * T * dtype.itemsize
+        _expect_longest(longest_sequence, exact, B, h, dtype)
+        _expect_longest(longest_sequence, exact - 1, B, h, dtype)
+    _expect_longest(longest_sequence, 50, 2, 8, torch.float32)  # not even T = 1 (64 bytes) fits
+    _expect_longest(longest_sequence, 141 * 10**9, 1, 1, torch.float32)
+    passed("longest_cases", "exact fits and one byte less, nothing fits (0), float16 and float64, 141 GB")
+
+
+# ---------------------------------------------------------------------------------------------
+# questions: predict, then run
+
+
+def _coefficients() -> tuple[int, int]:
+    """(a, b) with attention_flops = a·B·T·d² + b·B·T²·d, read off the reference at two sizes."""
+    one, two = ref.attention_flops(1, 1, 1, 1), ref.attention_flops(1, 2, 1, 1)  # a + b, 2a + 4b
+    b = (two - 2 * one) // 2
+    return one - b, b
+
+
+def flops_coefficients_form(answer_flops_coefficients: object) -> None:
+    """Visible: the answer is a tuple of 2 positive ints."""
+    read_ints(answer_flops_coefficients, 2, what="answer_flops_coefficients", minimum=1)
+    form_passed("flops_coefficients_form", "a tuple of 2 ints")
+
+
+def flops_coefficients_question(answer_flops_coefficients: object) -> None:
+    """Hidden: the a and b of a·B·T·d² + b·B·T²·d."""
+    got = read_ints(answer_flops_coefficients, 2, what="answer_flops_coefficients", minimum=1)
+    want = _coefficients()
+    a, b = want
+    expect_answer(got, want, name="flops_coefficients_question",
+                  summary=f"{want}: {a}·B·T·d² for the four projections, {b}·B·T²·d for the scores and the weighted sum",
+                  why=(f"the four projections (Q, K, V and W^O) each multiply (B·T, d) by (d, d): 2·B·T·d² each, "
+                       f"8·B·T·d² in all, so a = {a}. Per head, Q_i K_iᵀ is (T, d_k) × (d_k, T): 2·T²·d_k, and "
+                       f"A_i V_i is (T, T) × (T, d_k): 2·T²·d_k again; h heads of d_k = d/h and B sentences make "
+                       f"2 · 2·B·T²·d = 4·B·T²·d, so b = {b}. The h cancels."),
+                  wrong={(6, 4): "W^O was left out: there are four projections, Q, K, V and W^O.",
+                         (4, 2): "a multiply-add counts as 2 FLOPs: an (m, n) × (n, p) product costs 2·m·n·p.",
+                         (8, 2): "there are two T² products per head, the scores Q_i K_iᵀ and the weighted sum A_i V_i.",
+                         (6, 2): "four projections (W^O too), and two T² products per head, each 2·m·n·p."})
+
+
+def crossover_len_form(answer_crossover_len: object) -> None:
+    """Visible: the answer is one positive int."""
+    read_int(answer_crossover_len, what="answer_crossover_len", minimum=1)
+    form_passed("crossover_len_form", "one int")
+
+
+def crossover_len_question(answer_crossover_len: object) -> None:
+    """Hidden: the T at which the T² terms cost as much as the projections, for d = 5120."""
+    got = read_int(answer_crossover_len, what="answer_crossover_len", minimum=1)
+    d = 5120
+    a, b = _coefficients()
+    want = a * d // b  # a·B·T·d² = b·B·T²·d  ⟺  T = (a/b)·d
+    expect_answer(got, want, name="crossover_len_question",
+                  summary=f"T = {want:,} = 2·d: beyond it, the T² part costs more than the projections",
+                  why=(f"the two parts are equal when {a}·B·T·d² = {b}·B·T²·d, that is T = {a // b}·d = {want:,} "
+                       f"for d = {d:,}: B cancels, and so does h. Below it the four projections dominate (the cost "
+                       f"grows like T); above it the scores and the weighted sum do (like T²)."),
+                  wrong={d: "T = d makes 4·B·T²·d equal to 4·B·T·d², half the projections' 8·B·T·d².",
+                         d // 2: f"the projections cost {a}·B·T·d², the T² part {b}·B·T²·d: equal at T = {a // b}·d.",
+                         d * d: "divide both sides by B·T·d: 8·d = 4·T."})
+
+
+def heads_cost_form(answer_heads_cost: object) -> None:
+    """Visible: the answer is one of the letters a, b, c."""
+    read_choice(answer_heads_cost, "abc", what="answer_heads_cost")
+    form_passed("heads_cost_form", "one letter")
+
+
+def heads_cost_question(answer_heads_cost: object) -> None:
+    """Hidden: why the FLOPs do not depend on h while the score memory does."""
+    got = read_choice(answer_heads_cost, "abc", what="answer_heads_cost")
+    B, T, d = 1, 1024, 512
+    flops = {h: ref.attention_flops(B, T, d, h) for h in (1, 8)}
+    memory = {h: ref.attention_score_bytes(B, T, h, torch.float32) for h in (1, 8)}
+    want = "a"
+    expect_answer(got, want, name="heads_cost_question",
+                  summary="(a): h products of width d/h cost what one of width d does, but each stores its own T×T matrix",
+                  why=(f"each head's scores are a (T, d_k) × (d_k, T) product, 2·T²·d_k FLOPs with d_k = d/h: h of them "
+                       f"cost 2·T²·d, whatever h (for T = {T}, d = {d}: {flops[1]:,} FLOPs with 1 head and with 8). But "
+                       f"every head's product is a whole (T, T) matrix, and its size does not depend on d_k: h heads "
+                       f"store h·T² scores ({memory[1]:,} bytes in float32 with 1 head, {memory[8]:,} with 8). The width "
+                       f"is shared out among the heads; the T×T matrix is not."),
+                  wrong={"b": "the FLOPs count every head: h heads of width d/h, h · 2·T²·(d/h) = 2·T²·d.",
+                         "c": "softmax is O(B·h·T²), small next to the products, and its count would grow with h too; "
+                              "the products' h cancels because each head is d/h wide."})

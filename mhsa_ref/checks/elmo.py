@@ -14,6 +14,7 @@ from torch import Tensor
 
 from mhsa_ref import elmo as ref
 from mhsa_ref.checks._core import CheckFailure, call, expect_close, expect_results, expect_exact, expect_tensor, on_cuda, passed, randn
+from mhsa_ref.checks._questions import expect_answer, form_passed, near, read_choice, read_float
 
 __all__ = [
     "targets_values",
@@ -22,6 +23,12 @@ __all__ = [
     "mix_shapes_and_dtypes",
     "mix_gradients",
     "mix_devices",
+    "perplexity_values",
+    "perplexity_cases",
+    "uniform_perplexity_form",
+    "uniform_perplexity_question",
+    "copy_target_form",
+    "copy_target_question",
 ]
 
 IGNORE = ref.IGNORE
@@ -174,3 +181,132 @@ def mix_devices(scalar_mix: Callable) -> None:
                     torch.tensor(1.1, device="cuda"))
 
     passed("mix_devices", f"device- and dtype-agnostic on meta tensors; {on_cuda(cuda_run)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# perplexity
+
+
+def _nll(logits: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
+    """−log p(target) at every position (any value where ignored), and the positions that have a target."""
+    keep = targets != IGNORE
+    picked = logits.log_softmax(-1).gather(-1, targets.clamp_min(0).unsqueeze(-1)).squeeze(-1)
+    return -picked, keep
+
+
+def _perplexity_suspects(logits: Tensor, targets: Tensor) -> dict[str, Callable[[], Tensor]]:
+    nll, keep = _nll(logits, targets)
+    mean = lambda: (nll * keep).sum() / keep.sum()
+    return {
+        "you returned the mean cross-entropy (the loss) itself; perplexity is its exponential, exp(loss).": mean,
+        "the positions whose target is −100 were counted in the mean (as a loss of 0): average over the positions "
+        "that have a target only, (targets != -100).sum() of them.": lambda: ((nll * keep).sum() / keep.numel()).exp(),
+        "you averaged the per-position perplexities, mean(exp(−log p)); perplexity is the exponential of the mean "
+        "loss, exp(mean(−log p)), which is smaller (the exponential is convex).":
+            lambda: (nll.exp() * keep).sum() / keep.sum(),
+        "you summed the losses instead of averaging them: exp(sum) grows with the length of the text.":
+            lambda: (nll * keep).sum().exp(),
+        "you took the probability with softmax(logits) over the wrong axis; the V words are on the last axis.":
+            lambda: ((-logits.log_softmax(0).gather(-1, targets.clamp_min(0).unsqueeze(-1)).squeeze(-1) * keep).sum()
+                     / keep.sum()).exp(),
+    }
+
+
+_PERPLEXITY_NAN = ("log(softmax(logits)) with exp overflowing (exp(1000) is inf, inf/inf is NaN) or a probability "
+                   "rounding to 0 (log 0 = -inf). Use logits.log_softmax(-1) (or subtract the max before exp), "
+                   "which never overflows.")
+
+
+def _expect_perplexity(perplexity: Callable, logits: Tensor, targets: Tensor) -> None:
+    ignored = int((targets == IGNORE).sum())
+    context = (f"for logits {tuple(logits.shape)} ({str(logits.dtype)[6:]}) and targets {tuple(targets.shape)} "
+               f"with {ignored} ignored (−100)")
+    got = call(perplexity, logits, targets, name="perplexity", context=context)
+    if isinstance(got, float):
+        raise CheckFailure(f"perplexity returned a Python float {context}; return the 0-d tensor (leave out .item()), "
+                           f"so that it stays on the logits' device.")
+    expect_close(got, ref.perplexity(logits, targets), what="the perplexity", context=context,
+                 suspects=_perplexity_suspects(logits, targets), nan_hint=_PERPLEXITY_NAN)
+
+
+def _lm_batch(B: int, T: int, V: int, *, seed: int, dtype=torch.float32, device="cpu", scale: float = 1.0):
+    """Logits (B, T, V) and forward targets (B, T) of random sentences: −100 at every last position."""
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(0, V, (B, T), generator=g)
+    logits = randn((B, T, V), seed=seed, dtype=dtype) * scale
+    return logits.to(device), ref.bidirectional_targets(ids)[0].to(device)
+
+
+def perplexity_values(perplexity: Callable) -> None:
+    """Visible: logits (B=2, T=5, V=7) with forward targets (−100 at the last positions), and without any −100."""
+    logits, targets = _lm_batch(2, 5, 7, seed=170)
+    _expect_perplexity(perplexity, logits, targets)
+    _expect_perplexity(perplexity, logits[:, :4], targets[:, :4])
+    passed("perplexity_values", "exp of the mean −log p(target) over the positions that have a target")
+
+
+def perplexity_cases(perplexity: Callable) -> None:
+    """Hidden: uniform logits (perplexity V), confident logits near ±1000, (N, V) inputs, float64; CUDA."""
+    for dtype in (torch.float32, torch.float64):
+        _expect_perplexity(perplexity, torch.zeros(3, 4, 11, dtype=dtype), _lm_batch(3, 4, 11, seed=180)[1])
+        confident, _ = _lm_batch(2, 6, 9, seed=181, dtype=dtype, scale=1000.0)
+        right = confident.argmax(-1)  # a confident model that is right: perplexity 1, but exp(1000) overflows
+        right[:, -1] = IGNORE
+        _expect_perplexity(perplexity, confident, right)
+        logits, targets = _lm_batch(1, 12, 5, seed=182, dtype=dtype)
+        targets[0, ::3] = IGNORE
+        _expect_perplexity(perplexity, logits[0], targets[0])
+
+    def cuda_run() -> None:
+        _expect_perplexity(perplexity, *_lm_batch(2, 5, 7, seed=183, device="cuda"))
+
+    passed("perplexity_cases", f"uniform logits give V, confident ones stay finite, (N, V) and float64; {on_cuda(cuda_run)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# questions: predict, then run
+
+
+def uniform_perplexity_form(answer_uniform_perplexity: object) -> None:
+    """Visible: the answer is one number."""
+    read_float(answer_uniform_perplexity, what="answer_uniform_perplexity")
+    form_passed("uniform_perplexity_form", "one number")
+
+
+def uniform_perplexity_question(answer_uniform_perplexity: object) -> None:
+    """Hidden: the perplexity of a model that guesses uniformly among V = 1,000 words."""
+    got = read_float(answer_uniform_perplexity, what="answer_uniform_perplexity")
+    V = 1000
+    want = ref.perplexity(torch.zeros(4, 9, V, dtype=torch.float64), torch.randint(0, V, (4, 9))).item()
+    expect_answer(got, want, name="uniform_perplexity_question", close=near(),
+                  summary=f"{want:,.0f}: a uniform guess among V words has perplexity V",
+                  why=(f"every word gets probability 1/V, so −log p(target) = log V at every position, the mean is "
+                       f"log V and its exponential is V = {V:,}, whatever the text. Perplexity is the number of "
+                       f"equally likely words the model is hesitating between: a perfect model has 1, and the "
+                       f"course's biLM far less than its vocabulary."),
+                  wrong={1.0: "1 is a perfect model's perplexity (probability 1 on every right word); a uniform one "
+                              "hesitates between all V words.",
+                         0.001: "1/V is the probability of each word; perplexity is exp(mean −log p) = 1/p = V.",
+                         float(torch.log(torch.tensor(1000.0))): "log V is the mean cross-entropy (the loss); "
+                                                                  "perplexity is its exponential."})
+
+
+def copy_target_form(answer_copy_target: object) -> None:
+    """Visible: the answer is one of the letters a, b, c."""
+    read_choice(answer_copy_target, "abc", what="answer_copy_target")
+    form_passed("copy_target_form", "one letter")
+
+
+def copy_target_question(answer_copy_target: object) -> None:
+    """Hidden: what a forward model learns when its target at t is ids[t] itself."""
+    got = read_choice(answer_copy_target, "abc", what="answer_copy_target")
+    expect_answer(got, "a", name="copy_target_question",
+                  summary="(a): the forward state at t has already read ids[t], so it only has to copy it",
+                  why=("the forward LSTM's state at position t has read ids[0], …, ids[t], the target word "
+                       "included. Predicting ids[t] from it is copying, which a network learns quickly, so the "
+                       "perplexity falls towards 1 and the model learns nothing about language. That is why the "
+                       "forward target is the *next* word, ids[t+1], which the state has not seen (and the "
+                       "backward one the previous word), and why ELMo needs two directions instead of one LSTM "
+                       "that reads the whole sentence."),
+                  wrong={"b": "the target would be a word the state has already read: nothing is left to predict.",
+                         "c": "the task becomes easier, not impossible: the answer is in the state's input."})

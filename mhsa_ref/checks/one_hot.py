@@ -17,6 +17,7 @@ from torch import Tensor
 
 from mhsa_ref.checks._core import (CheckFailure, Rules, call, expect_close, expect_exact, expect_tensor,
                                    form_every_suspect, on_cuda, passed, randn)
+from mhsa_ref.checks._questions import expect_answer, form_passed, near, read_float, read_int
 
 __all__ = [
     "vocab_values",
@@ -28,6 +29,12 @@ __all__ = [
     "cosine_zero_vectors",
     "cosine_broadcast_and_dtypes",
     "cosine_devices",
+    "unknown_vocab_values",
+    "unknown_vocab_edge_cases",
+    "one_hot_bytes_form",
+    "one_hot_bytes_question",
+    "one_hot_distance_form",
+    "one_hot_distance_question",
 ]
 
 # `mhsa_ref.one_hot` is the function (the package exports it); the module is fetched by its full name.
@@ -255,3 +262,152 @@ def cosine_devices(cosine_similarity: Callable) -> None:
         _expect_cosine(cosine_similarity, a, b)
 
     passed("cosine_devices", f"device- and dtype-agnostic on meta tensors; {on_cuda(cuda_run)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# vocab_with_unknown
+
+
+def _unknown_vocab_suspects(tokens: list[str], min_count: int) -> dict[str, Callable[[], dict]]:
+    counts = {w: tokens.count(w) for w in dict.fromkeys(tokens)}
+    kept = [w for w in counts if counts[w] >= min_count]
+    reached: list[str] = []  # the order in which words reach min_count while reading the text
+    seen: dict[str, int] = {}
+    for w in tokens:
+        seen[w] = seen.get(w, 0) + 1
+        if seen[w] == min_count:
+            reached.append(w)
+    return {
+        "the kept words are ordered by when they reached min_count while reading; order them by their first "
+        "appearance, as build_vocab does (count first, then a second pass over the tokens).":
+            lambda: {ref.UNKNOWN: 0, **{w: i + 1 for i, w in enumerate(reached)}},
+        "the kept words are ordered by frequency (most frequent first); order them by first appearance.":
+            lambda: {ref.UNKNOWN: 0, **{w: i + 1 for i, w in
+                                         enumerate(sorted(kept, key=lambda w: -counts[w]))}},
+        "\"<unk>\" came last; it takes index 0 and the kept words follow from 1.":
+            lambda: {**{w: i for i, w in enumerate(kept)}, ref.UNKNOWN: len(kept)},
+        "the kept words kept their indices of the full vocabulary (+1), which leaves gaps where rare words were; "
+        "number the kept words 1, 2, 3, … without gaps.":
+            lambda: {ref.UNKNOWN: 0, **{w: i + 1 for i, w in enumerate(counts) if counts[w] >= min_count}},
+    }
+
+
+def _first(vocab: dict, limit: int = 12) -> str:
+    """A vocabulary as the learner reads it in a message: its first `limit` entries."""
+    if len(vocab) <= limit:
+        return str(vocab)
+    return "{" + ", ".join(f"{w!r}: {i}" for w, i in list(vocab.items())[:limit]) + f", … ({len(vocab)} words)}}"
+
+
+def _expect_unknown_vocab(vocab_with_unknown: Callable, tokens: list[str], min_count: int) -> None:
+    shown = tokens if len(tokens) <= 12 else tokens[:12] + ["…"]
+    context = f"for tokens {shown} and min_count={min_count}"
+    original = list(tokens)
+    got = call(vocab_with_unknown, tokens, min_count, name="vocab_with_unknown", context=context)
+    if tokens != original:
+        raise CheckFailure(f"vocab_with_unknown changed its input list {context}; leave tokens as they are.")
+    want = ref.vocab_with_unknown(tokens, min_count)
+    suspects = _unknown_vocab_suspects(tokens, min_count)
+    form_every_suspect(suspects)
+    if not isinstance(got, dict):
+        raise CheckFailure(f"vocab_with_unknown should return a dict word -> index {context}; "
+                           f"got {type(got).__name__}.")
+    if got == want:
+        return
+    if ref.UNKNOWN not in got:
+        raise CheckFailure(f"vocab_with_unknown has no \"<unk>\" entry {context}.\n  expected {_first(want)}\n"
+                           f"  got      {_first(got)}\n  The vocabulary needs one index for every word it leaves out: \"<unk>\" -> 0.")
+    counts = {w: tokens.count(w) for w in set(tokens)}
+    rare = sorted(w for w in got if w != ref.UNKNOWN and counts.get(w, 0) < min_count)
+    if rare:
+        raise CheckFailure(f"vocab_with_unknown kept words seen fewer than min_count={min_count} times {context}: "
+                           f"{rare[:6]} (seen {[counts.get(w, 0) for w in rare[:6]]} times).\n"
+                           f"  Keep a word only if it occurs at least min_count times; the others become \"<unk>\".")
+    missing = sorted(set(want) - set(got))
+    if missing:
+        exact = [w for w in missing if counts.get(w) == min_count]
+        cause = (f"\n  Likely cause: a word seen exactly min_count times was left out ({exact[:6]}): keep "
+                 f"count >= min_count, not count > min_count." if exact else "")
+        raise CheckFailure(f"vocab_with_unknown is missing words {context}: {missing[:6]}.{cause}")
+    for cause, make in suspects.items():
+        if make() == got:
+            raise CheckFailure(f"Wrong indices from vocab_with_unknown {context}.\n  expected {_first(want)}\n"
+                               f"  got      {_first(got)}\n  Likely cause: {cause}")
+    raise CheckFailure(f"Wrong indices from vocab_with_unknown {context}.\n  expected {_first(want)}\n"
+                       f"  got      {_first(got)}")
+
+
+def unknown_vocab_values(vocab_with_unknown: Callable) -> None:
+    """Visible: a sentence whose words repeat, with min_count 2 and 3; "I have a dream" with min_count 1."""
+    _expect_unknown_vocab(vocab_with_unknown, REPEATS, 2)
+    _expect_unknown_vocab(vocab_with_unknown, REPEATS, 3)
+    _expect_unknown_vocab(vocab_with_unknown, DREAM, 1)
+    _expect_unknown_vocab(vocab_with_unknown, "x y z y x w w y".split(), 2)
+    passed("unknown_vocab_values", "\"<unk>\" first, then the words seen at least min_count times, by first appearance")
+
+
+def unknown_vocab_edge_cases(vocab_with_unknown: Callable) -> None:
+    """Hidden: no tokens, no word frequent enough, every word kept, and 2,000 tokens of the corpus."""
+    from mhsa_ref import corpus
+
+    _expect_unknown_vocab(vocab_with_unknown, [], 1)
+    _expect_unknown_vocab(vocab_with_unknown, DREAM, 2)
+    _expect_unknown_vocab(vocab_with_unknown, ["b", "a", "b", "c", "a", "b"], 1)
+    text = [t for s in corpus.sentences()[:300] for t in s][:2000]
+    _expect_unknown_vocab(vocab_with_unknown, text, 5)
+    passed("unknown_vocab_edge_cases", "empty input, nothing kept, everything kept, 2,000 corpus tokens with min_count 5")
+
+
+# ---------------------------------------------------------------------------------------------
+# questions: predict, then run
+
+_BYTES = (32, 20, 10_000)  # sentences, tokens per sentence, vocabulary size
+
+
+def one_hot_bytes_form(answer_one_hot_bytes: object) -> None:
+    """Visible: the answer is one positive int."""
+    read_int(answer_one_hot_bytes, what="answer_one_hot_bytes", minimum=1)
+    form_passed("one_hot_bytes_form", "one int")
+
+
+def one_hot_bytes_question(answer_one_hot_bytes: object) -> None:
+    """Hidden: the bytes of one_hot(ids, 10_000) for ids of shape (32, 20), in float32."""
+    got = read_int(answer_one_hot_bytes, what="answer_one_hot_bytes", minimum=1)
+    B, T, V = _BYTES
+    out = ref.one_hot(torch.empty((B, T), dtype=torch.long, device="meta"), V)  # shapes only, no memory
+    want = out.numel() * out.element_size()
+    expect_answer(got, want, name="one_hot_bytes_question",
+                  summary=f"{want:,} bytes: (32, 20, 10000) float32 numbers to store 640 words",
+                  why=(f"one_hot gives a ({B}, {T}, {V}) tensor: one float32 (4 bytes) per word and per word of the "
+                       f"vocabulary, {B}·{T}·{V:,}·4 = {want:,} bytes (about {want / 1e6:.0f} MB) for 640 words, "
+                       f"99.99% of them zeros. A one-hot vector's dimension is the vocabulary size; a 300-wide "
+                       f"embedding of the same words takes {B * T * 300 * 4:,} bytes."),
+                  wrong={B * T * V: "that is the number of entries; each float32 entry takes 4 bytes.",
+                         B * T * V * 8: "8 bytes is a float64 entry; one_hot returns float32, 4 bytes each.",
+                         B * T * V * 32: "32 is float32's size in bits; in bytes it is 4.",
+                         B * T * 4: "that is one float32 per word; each word's vector has 10,000 of them."})
+
+
+def one_hot_distance_form(answer_one_hot_distance: object) -> None:
+    """Visible: the answer is one number."""
+    read_float(answer_one_hot_distance, what="answer_one_hot_distance")
+    form_passed("one_hot_distance_form", "one number")
+
+
+def one_hot_distance_question(answer_one_hot_distance: object) -> None:
+    """Hidden: the Euclidean distance between the one-hot vectors of two distinct words, V = 10,000."""
+    got = read_float(answer_one_hot_distance, what="answer_one_hot_distance")
+    pair = ref.one_hot(torch.tensor([17, 4242]), 10_000)  # (2, V): any two distinct words
+    want = (pair[0] - pair[1]).norm().item()
+    expect_answer(got, want, name="one_hot_distance_question", close=near(),
+                  summary=f"√2 ≈ {want:.4f}, for every pair of distinct words, whatever V",
+                  why=("a − b has exactly two non-zero entries, +1 at a's index and −1 at b's, so "
+                       "‖a − b‖ = √(1² + (−1)²) = √2 ≈ 1.414, whatever V and whichever two words. Every pair of "
+                       "distinct words is equally far apart (and orthogonal): the position says which word it is, "
+                       "nothing about what it means."),
+                  wrong={0.0: "orthogonal vectors have cosine 0, but their distance is not 0: only a vector and itself "
+                              "are 0 apart.",
+                         1.0: "the vectors differ in two coordinates (a's 1 and b's 1), not one.",
+                         2.0: "2 is the sum of the absolute differences (the L1 distance) or the squared distance; "
+                              "the Euclidean distance is the square root of the sum of squares, √(1 + 1).",
+                         10_000.0: "the distance does not grow with V: all the other 9,998 coordinates are 0 in both."})

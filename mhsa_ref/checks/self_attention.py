@@ -18,6 +18,7 @@ from torch import Tensor
 from mhsa_ref.checks._core import (CheckFailure, call, expect_close, expect_exact, expect_results, expect_tensor,
                                    on_cuda, passed, randn, random_mask)
 from mhsa_ref.checks.attention import ATTENTION_RULES, _sdpa_suspects, _variant
+from mhsa_ref.checks._questions import expect_answer, form_passed, near, read_choice, read_float
 
 # `mhsa_ref.self_attention` is the function (the package exports it); the module is fetched by its full name.
 ref = importlib.import_module("mhsa_ref.self_attention")
@@ -33,6 +34,12 @@ __all__ = [
     "self_attention_masks",
     "self_attention_fully_masked_row",
     "self_attention_devices",
+    "padding_values",
+    "padding_cases",
+    "first_weight_form",
+    "first_weight_question",
+    "reversed_words_form",
+    "reversed_words_question",
 ]
 
 
@@ -241,3 +248,107 @@ def self_attention_devices(self_attention: Callable) -> None:
         _expect_self(self_attention, *inputs, ref.causal_mask(6, device="cuda"))
 
     passed("self_attention_devices", f"device- and dtype-agnostic on meta tensors; {on_cuda(cuda_run)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# causal_padding_mask
+
+
+def _padding_suspects(lengths: Tensor, t: int) -> dict[str, Callable[[], Tensor]]:
+    positions = torch.arange(t, device=lengths.device)
+    causal = ref.causal_mask(t, device=lengths.device)
+    is_word = positions < lengths.unsqueeze(-1)  # (B, T)
+    return {
+        "the padding was taken out of the queries (rows) instead of the keys (columns): what must never be attended "
+        "to is a padding *key*, so combine causal_mask(T) with is_word[b, s] on the last axis, "
+        "is_word.unsqueeze(1) -> (B, 1, T).": lambda: causal & is_word.unsqueeze(-1),
+        "the two masks were combined with | (or); a key must be both in the past and a word: combine with & (and).":
+            lambda: causal | is_word.unsqueeze(1),
+        "one padding position was let in (s <= length): the words are the keys 0 … length − 1, so keep "
+        "s < length.": lambda: causal & (positions <= lengths.unsqueeze(-1)).unsqueeze(1),
+        "the padding mask is missing: every sentence got the plain causal mask, so words attend to padding.":
+            lambda: causal.expand(lengths.size(0), t, t),
+        "the causal part is upper-triangular (triu); a query may attend to positions ≤ t (tril).":
+            lambda: causal.T & is_word.unsqueeze(1),
+    }
+
+
+def _expect_padding(causal_padding_mask: Callable, lengths: Tensor, t: int) -> None:
+    shown = lengths.tolist() if lengths.device.type != "meta" else f"of shape {tuple(lengths.shape)} on meta"
+    context = f"for lengths {shown} and T={t}"
+    got = call(causal_padding_mask, lengths, t, name="causal_padding_mask", context=context)
+    want = ref.causal_padding_mask(lengths, t)
+    if isinstance(got, Tensor) and got.shape == want.shape and got.dtype != torch.bool:
+        raise CheckFailure(f"causal_padding_mask returned {got.dtype} {context}; a mask is a bool tensor (True = "
+                           f"may attend): combine bool masks with & and compare positions with <, <=.")
+    if want.device.type == "meta":
+        expect_tensor(got, want, what="the mask", context=context)
+    else:
+        expect_exact(got, want, what="mask", context=context, suspects=_padding_suspects(lengths, t))
+
+
+def padding_values(causal_padding_mask: Callable) -> None:
+    """Visible: the note's B=3, T=4: "I have a dream" (4 words), a 2-word and a 3-word sentence."""
+    _expect_padding(causal_padding_mask, torch.tensor([4, 2, 3]), 4)
+    passed("padding_values", "(3, 4, 4): causal, and no word attends to padding")
+
+
+def padding_cases(causal_padding_mask: Callable) -> None:
+    """Hidden: no padding at all (the causal mask), one-word sentences, T=7, int32 lengths, `meta`, CUDA."""
+    _expect_padding(causal_padding_mask, torch.tensor([5, 5]), 5)
+    _expect_padding(causal_padding_mask, torch.tensor([1, 7, 3, 1]), 7)
+    _expect_padding(causal_padding_mask, torch.tensor([2], dtype=torch.int32), 3)
+    _expect_padding(causal_padding_mask, torch.empty(3, dtype=torch.long, device="meta"), 6)
+
+    def cuda_run() -> None:
+        _expect_padding(causal_padding_mask, torch.tensor([3, 1, 4], device="cuda"), 4)
+
+    passed("padding_cases", f"no padding, one-word sentences, T = 7, int32 lengths, meta tensors; {on_cuda(cuda_run)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# questions: predict, then run
+
+
+def first_weight_form(answer_first_weight: object) -> None:
+    """Visible: the answer is one number."""
+    read_float(answer_first_weight, what="answer_first_weight")
+    form_passed("first_weight_form", "one number")
+
+
+def first_weight_question(answer_first_weight: object) -> None:
+    """Hidden: the weight of the first word on itself, with the causal mask."""
+    got = read_float(answer_first_weight, what="answer_first_weight")
+    x, w_q, w_k, w_v = _inputs(1, 4, 16, 2, 2, seed=520, dtype=torch.float64)
+    want = ref.self_attention(x, w_q, w_k, w_v, ref.causal_mask(4))[1][0, 0, 0].item()
+    expect_answer(got, want, name="first_weight_question", close=near(),
+                  summary="1.0: the first word may attend only to itself, whatever X and the weights",
+                  why=("row 0 of the causal mask allows one key, position 0 itself: every other score is −∞ "
+                       "before softmax, so the single remaining weight is e^s / e^s = 1, whatever the words and "
+                       "the weights. Z's first row is the first word's own value vector: with a causal mask, "
+                       "\"I\" cannot move towards \"dream\"."),
+                  wrong={0.25: "0.25 is a uniform row over the 4 words; the causal mask leaves the first word one key.",
+                         0.0: "the first word may attend to itself (the diagonal is True), and the weights of an "
+                              "allowed row sum to 1."})
+
+
+def reversed_words_form(answer_reversed_words: object) -> None:
+    """Visible: the answer is one of the letters a, b, c."""
+    read_choice(answer_reversed_words, "abc", what="answer_reversed_words")
+    form_passed("reversed_words_form", "one letter")
+
+
+def reversed_words_question(answer_reversed_words: object) -> None:
+    """Hidden: what reversing the words of X (no mask) does to Z."""
+    got = read_choice(answer_reversed_words, "abc", what="answer_reversed_words")
+    expect_answer(got, "b", name="reversed_words_question",
+                  summary="(b): self-attention without positions is permutation-equivariant",
+                  why=("each word's row of Z depends on its own query and on the *set* of keys and values of the "
+                       "sentence, not on their order: reversing the rows of X reverses the rows of Q, K and V, the "
+                       "weights are permuted along both axes, and every word gets exactly the vector it had, in "
+                       "its new place. Z is the same set of points, reversed: \"dream a have I\" and \"I have a "
+                       "dream\" are the same to self-attention. Positional encodings (chapter 09) or a causal mask "
+                       "break this symmetry."),
+                  wrong={"a": "Z's rows are not in the same order: the row of \"I\" moves with \"I\" to the end.",
+                         "c": "nothing in a row of Z depends on the order of the other words: each word keeps its "
+                              "vector, only the rows move."})

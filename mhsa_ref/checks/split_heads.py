@@ -20,6 +20,7 @@ from mhsa_ref import _validate
 from mhsa_ref.checks._core import (dtype_name, CheckFailure, GraderError, call, expect_close, expect_tensor, invoke, on_cuda,
                                    passed, randn, random_mask, with_head_axis_hint)
 from mhsa_ref.checks.attention import ATTENTION_RULES
+from mhsa_ref.checks._questions import expect_answer, form_passed, read_choice, read_ints
 
 # `mhsa_ref.split_heads` is the function (the package exports it); the module is fetched by its full name.
 ref = importlib.import_module("mhsa_ref.split_heads")
@@ -33,6 +34,12 @@ __all__ = [
     "weights_shapes_and_dtypes",
     "weights_masks",
     "weights_devices",
+    "norms_values",
+    "norms_cases",
+    "split_strides_form",
+    "split_strides_question",
+    "view_without_transpose_form",
+    "view_without_transpose_question",
 ]
 
 
@@ -226,3 +233,109 @@ def weights_devices(weights_fn: Callable) -> None:
         _expect_weights(weights_fn, q, k, 8, random_mask((2, 3, 5), seed=692, device="cuda"))
 
     passed("weights_devices", f"device- and dtype-agnostic on meta tensors; {on_cuda(cuda_run)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# head_norms
+
+
+def _norms_suspects(x: Tensor, h: int) -> dict[str, Callable[[], Tensor]]:
+    B, T, d_model = x.shape
+    d_k = d_model // h
+    return {
+        "x was viewed as (B, h, T, d_k) directly, so a head's rows are pieces of one or two tokens, not the T "
+        "tokens: split as split_heads does, view (B, T, h, d_k) then transpose(1, 2), and take the norm of the "
+        "last axis.": lambda: x.reshape(B, h, T, d_k).norm(dim=-1),
+        "these are the squared lengths; the length is the square root of the sum of squares (.norm(dim=-1)).":
+            lambda: ref.split_heads(x, h).pow(2).sum(-1),
+        "the axes are (B, T, h): transpose(1, 2) so that each head holds its T tokens, (B, h, T).":
+            lambda: x.reshape(B, T, h, d_k).norm(dim=-1),
+        "the norm ran over the tokens (dim=-2), not over each head's d_k numbers (dim=-1).":
+            lambda: ref.split_heads(x, h).norm(dim=-2),
+        "each head got the length of the whole token vector: a head sees only its own d_k numbers.":
+            lambda: x.norm(dim=-1).unsqueeze(1).expand(B, h, T),
+    }
+
+
+def _expect_norms(head_norms: Callable, x: Tensor, h: int) -> None:
+    context = f"for x {tuple(x.shape)} ({dtype_name(x)}) and num_heads={h}"
+    got = call(head_norms, x, h, name="head_norms", rules=ATTENTION_RULES, context=context)
+    want = ref.head_norms(x, h)
+    if want.device.type == "meta":
+        expect_tensor(got, want, what="the head norms", context=context)
+        return
+    expect_close(got, want, what="the head norms", context=context, suspects=_norms_suspects(x, h))
+
+
+def norms_values(head_norms: Callable) -> None:
+    """Visible: (3, 4, 16) into 8 heads, the note's sizes: (3, 8, 4) lengths of points in planes."""
+    _expect_norms(head_norms, randn((3, 4, 16), seed=630), 8)
+    passed("norms_values", "(3, 4, 16) with 8 heads -> (3, 8, 4): the length of every token's point in every plane")
+
+
+def norms_cases(head_norms: Callable) -> None:
+    """Hidden: B=2, T=5, h=8, d_k=7; one head (the whole vector's length); float64; `meta`; CUDA."""
+    for dtype in (torch.float32, torch.float64):
+        x = randn((2, 5, 56), seed=640, dtype=dtype)
+        for h in (8, 1, 56):
+            _expect_norms(head_norms, x, h)
+        _expect_norms(head_norms, randn((2, 5, 56), seed=0, dtype=dtype, device="meta"), 8)
+
+    def cuda_run() -> None:
+        _expect_norms(head_norms, randn((2, 5, 56), seed=641, device="cuda"), 8)
+
+    passed("norms_cases", f"h = 8, 1 and d_model, float32 and float64, meta tensors; {on_cuda(cuda_run)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# questions: predict, then run
+
+
+def split_strides_form(answer_split_strides: object) -> None:
+    """Visible: the answer is a tuple of 4 positive ints."""
+    read_ints(answer_split_strides, 4, what="answer_split_strides", minimum=1)
+    form_passed("split_strides_form", "a tuple of 4 ints")
+
+
+def split_strides_question(answer_split_strides: object) -> None:
+    """Hidden: the strides of split_heads(x, 8) for a contiguous x of shape (3, 4, 16)."""
+    got = read_ints(answer_split_strides, 4, what="answer_split_strides", minimum=1)
+    heads = ref.split_heads(torch.empty(3, 4, 16), 8)
+    want = tuple(heads.stride())
+    expect_answer(got, want, name="split_strides_question",
+                  summary=f"{want}: the same memory as x, read in another order",
+                  why=(f"x (3, 4, 16) is contiguous: strides (64, 16, 1), one step along T skips a token's 16 numbers. "
+                       f"view(3, 4, 8, 2) only cuts the last axis: strides (64, 16, 2, 1). transpose(1, 2) swaps the "
+                       f"middle two sizes *and their strides*: {want}. Nothing is copied; the heads axis now steps 2 "
+                       f"numbers and the token axis 16, so the tensor is not contiguous, which is why chapter 07's "
+                       f"view after the transpose back fails."),
+                  wrong={(64, 16, 2, 1): "that is the view before the transpose; transpose(1, 2) swaps the strides "
+                                         "of axes 1 and 2 as well as their sizes.",
+                         (64, 8, 2, 1): "(64, 8, 2, 1) would be a contiguous (3, 8, 4, 2) tensor, a copy; split_heads "
+                                        "only views and transposes, so the memory keeps x's order.",
+                         (64, 2, 8, 1): "one step along T skips a whole token of x, 16 numbers, not 8."})
+
+
+def view_without_transpose_form(answer_view_without_transpose: object) -> None:
+    """Visible: the answer is one of the letters a, b, c."""
+    read_choice(answer_view_without_transpose, "abc", what="answer_view_without_transpose")
+    form_passed("view_without_transpose_form", "one letter")
+
+
+def view_without_transpose_question(answer_view_without_transpose: object) -> None:
+    """Hidden: what head 0 of x.view(3, 8, 4, 2), without the transpose, holds."""
+    got = read_choice(answer_view_without_transpose, "abc", what="answer_view_without_transpose")
+    x = torch.arange(3 * 4 * 16).reshape(3, 4, 16)
+    head0 = x.view(3, 8, 4, 2)[0, 0]  # (4, 2)
+    options = {"a": x[0, :, 0:2], "b": x[0, 0, 0:8].view(4, 2), "c": x[0, :, 0:1].expand(4, 2)}
+    want = next(letter for letter, held in options.items() if torch.equal(held, head0))
+    expect_answer(got, want, name="view_without_transpose_question",
+                  summary=f"({want}): view reads memory in order, so head 0 is the first 8 numbers of token 0",
+                  why=("view never moves a number: it reads the (4, 16) numbers of a sentence in memory order and "
+                       "cuts them into the new shape. The first 4 · 2 = 8 of them, features 0–7 of token 0, become "
+                       "head 0's 4 \"tokens\"; head 1 gets features 8–15 of token 0, head 2 token 1's first 8, … "
+                       "The shape is right, the meaning is not. Viewing as (B, T, h, d_k) first keeps each token's "
+                       "features together, and transpose(1, 2) then gives each head all T tokens."),
+                  wrong={"a": "features 0–1 of every token is what split_heads gives (view then transpose); without "
+                              "the transpose, view cuts the memory in order.",
+                         "c": "view keeps consecutive numbers together; it never picks one feature from every token."})

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from mhsa_ref.checks._core import CheckFailure, call, expect_close, form_every_suspect, passed, randn
+from mhsa_ref.checks._questions import expect_answer, form_passed, near, read_choice, read_float
 
 ref = importlib.import_module("mhsa_ref.trained_heads")
 
@@ -26,6 +27,12 @@ __all__ = [
     "positions_sizes",
     "separation_values",
     "separation_cases",
+    "shift_values",
+    "shift_cases",
+    "position_norm_form",
+    "position_norm_question",
+    "without_positions_form",
+    "without_positions_question",
 ]
 
 
@@ -197,3 +204,93 @@ def separation_cases(sense_separation: Callable) -> None:
                            context=f"for one test point exactly between the centroids, of sense {sense}",
                            hint="a tie goes to the smaller sense id (torch.argmin does this).")
     passed("separation_cases", "three senses, a tie, points far from the origin, float64")
+
+
+# ---------------------------------------------------------------------------------------------
+# position_shift
+
+
+def _shift_suspects(k: int, d: int) -> dict[str, Callable[[], Tensor]]:
+    want = lambda: ref.position_shift(k, d)
+    return {
+        "the matrix is transposed: it turns every pair the other way, so PE[p] @ M gives PE[p − k]. For a row vector "
+        "times M, the sin column 2i of the result takes +sin kω from the cos column: M[2i+1, 2i] = sin kω and "
+        "M[2i, 2i+1] = −sin kω.": lambda: want().T,
+        "the exponent is 2i/d_model with i the pair's index, not i/d_model: pair i turns by k / 10000^(2i/d_model), "
+        "the rate of sinusoidal_positions.": lambda: ref.position_shift(k, 2 * d)[:d, :d],
+        "each pair was turned by k radians, whatever its rate: pair i turns by k·ω_i, ω_i = 1 / 10000^(2i/d_model).":
+            lambda: torch.block_diag(*[ref.position_shift(k, 2)] * (d // 2)),
+    }
+
+
+def _expect_shift(position_shift: Callable, k: int, d: int) -> None:
+    context = f"for offset={k}, d_model={d}"
+    got = call(position_shift, k, d, name="position_shift", context=context)
+    want = ref.position_shift(k, d)
+    if isinstance(got, Tensor) and got.dtype != want.dtype and got.shape == want.shape:
+        raise CheckFailure(f"Wrong dtype for the matrix {context}: got {got.dtype}, expected torch.float32, the "
+                           f"encodings' dtype (compute in float64 if you like, then .float()).")
+    # float32 angles k·ω lose about |k|·1e-7, whichever correct way they are computed
+    expect_close(got, want, what="the shift matrix", context=context, suspects=_shift_suspects(k, d),
+                 tol=(max(1e-5, 4e-7 * abs(k)), 1e-5))
+
+
+def shift_values(position_shift: Callable) -> None:
+    """Visible: offset 1 for d_model = 4 (by hand), offset 3 for the encoder's 16."""
+    _expect_shift(position_shift, 1, 4)
+    _expect_shift(position_shift, 3, 16)
+    passed("shift_values", "PE[p] @ M = PE[p + k]: one 2×2 rotation by k·ω_i per pair")
+
+
+def shift_cases(position_shift: Callable) -> None:
+    """Hidden: offset 0 (the identity), negative offsets, one pair, 512 wide, offset 50."""
+    for k, d in [(0, 8), (-2, 16), (5, 2), (50, 512), (-7, 64)]:
+        _expect_shift(position_shift, k, d)
+    passed("shift_cases", "offset 0 is the identity, negative offsets move back, d_model = 2 to 512")
+
+
+# ---------------------------------------------------------------------------------------------
+# questions: predict, then run
+
+
+def position_norm_form(answer_position_norm: object) -> None:
+    """Visible: the answer is one number."""
+    read_float(answer_position_norm, what="answer_position_norm")
+    form_passed("position_norm_form", "one number")
+
+
+def position_norm_question(answer_position_norm: object) -> None:
+    """Hidden: the length of a row of the (15, 16) encodings."""
+    got = read_float(answer_position_norm, what="answer_position_norm")
+    lengths = ref.sinusoidal_positions(15, 16).double().norm(dim=1)  # (15,): all equal
+    want = lengths[7].item()
+    expect_answer(got, want, name="position_norm_question", close=near(),
+                  summary=f"√8 ≈ {want:.4f} for every position: each pair is a point on the unit circle",
+                  why=("each of the d_model/2 = 8 pairs is (sin pω_i, cos pω_i), and sin² + cos² = 1, so "
+                       "‖PE[p]‖² = 8 whatever p: every position has length √8 ≈ 2.828. The encodings differ by "
+                       "direction only, so adding them to the embeddings never makes one position louder than "
+                       "another."),
+                  wrong={1.0: "each of the 8 pairs has length 1 (sin² + cos² = 1); the squares add up: ‖PE[p]‖² = 8.",
+                         8.0: "8 is the squared length, the sum of the 8 pairs' sin² + cos² = 1; the length is √8.",
+                         4.0: "there are d_model/2 = 8 pairs, each of squared length 1: the length is √8, not √16."})
+
+
+def without_positions_form(answer_without_positions: object) -> None:
+    """Visible: the answer is one of the letters a, b, c."""
+    read_choice(answer_without_positions, "abc", what="answer_without_positions")
+    form_passed("without_positions_form", "one letter")
+
+
+def without_positions_question(answer_without_positions: object) -> None:
+    """Hidden: what a layer without positions makes of two sentences with the same words in another order."""
+    got = read_choice(answer_without_positions, "abc", what="answer_without_positions")
+    expect_answer(got, "a", name="without_positions_question",
+                  summary="(a): without positions, the two sentences are the same set of words to the layer",
+                  why=("self-attention is permutation-equivariant (exercise 05): permuting the words permutes the "
+                       "rows of the output and changes nothing else. \"the dog saw the cat\" and \"the cat saw "
+                       "the dog\" are the same words in another order, so \"dog\" gets the same vector in both, "
+                       "and any average over the words is equal: who saw whom is lost. Adding sinusoidal positions "
+                       "to the embeddings gives every word a place, and the outputs differ."),
+                  wrong={"b": "a word's output depends on the set of words around it, not on where they stand: "
+                              "\"dog\" has the same neighbours in both sentences, only in another order.",
+                         "c": "every word keeps its vector, not only the first: the layer sees no order at all."})

@@ -15,6 +15,7 @@ from torch import Tensor
 
 from mhsa_ref import word2vec as ref
 from mhsa_ref.checks._core import CheckFailure, call, expect_close, expect_exact, expect_tensor, on_cuda, passed, randn
+from mhsa_ref.checks._questions import expect_answer, form_passed, near, read_float, read_int
 
 __all__ = [
     "pairs_values",
@@ -25,6 +26,12 @@ __all__ = [
     "sgns_stability",
     "sgns_shapes_and_dtypes",
     "sgns_devices",
+    "cooccurrence_values",
+    "cooccurrence_cases",
+    "pair_count_form",
+    "pair_count_question",
+    "noise_share_form",
+    "noise_share_question",
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -248,3 +255,101 @@ def sgns_devices(sgns_loss: Callable) -> None:
         _expect_sgns(sgns_loss, *_batch(4, 3, 6, seed=120, device="cuda"))
 
     passed("sgns_devices", f"device- and dtype-agnostic on meta tensors, differentiable; {on_cuda(cuda_run)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# cooccurrence_counts
+
+
+def _cooccurrence_suspects(pairs: Tensor, V: int) -> dict[str, Callable[[], Tensor]]:
+    want = lambda: ref.cooccurrence_counts(pairs, V)
+    return {
+        "the matrix is transposed: row c, column o counts the rows (c, o) of pairs, the center first.":
+            lambda: want().T,
+        "a repeated pair was counted once: indexing with counts[c, o] += 1 or index_put_ without "
+        "accumulate=True writes each (c, o) once however often it occurs; use index_put_(..., accumulate=True) "
+        "or a loop over the rows.": lambda: (want() > 0).long(),
+        "each pair was counted in both directions, (c, o) and (o, c); count each row of pairs once, as it is.":
+            lambda: want() + want().T,
+    }
+
+
+def _expect_cooccurrence(cooccurrence_counts: Callable, pairs: Tensor, V: int) -> None:
+    shown = pairs.tolist() if pairs.size(0) <= 6 else f"of shape {tuple(pairs.shape)}"
+    context = f"for pairs {shown} and vocab_size={V}"
+    got = call(cooccurrence_counts, pairs, V, name="cooccurrence_counts", context=context)
+    want = ref.cooccurrence_counts(pairs, V)
+    if isinstance(got, Tensor) and got.shape == want.shape and got.is_floating_point():
+        raise CheckFailure(f"cooccurrence_counts returned {got.dtype} {context}; counts are integers: return a "
+                           f"LongTensor (dtype=torch.long), not probabilities or floats.")
+    expect_exact(got, want, what="co-occurrence counts", context=context, suspects=_cooccurrence_suspects(pairs, V))
+
+
+def cooccurrence_values(cooccurrence_counts: Callable) -> None:
+    """Visible: pairs with a repeated row (not symmetric), and the pairs of ids [0, 1, 2, 3, 4] with window 2."""
+    _expect_cooccurrence(cooccurrence_counts, torch.tensor([[0, 1], [0, 1], [2, 0], [1, 1], [2, 1]]), 3)
+    _expect_cooccurrence(cooccurrence_counts, ref.skipgram_pairs(torch.arange(5), 2), 5)
+    passed("cooccurrence_values", "counts[c, o] = how many rows are (c, o), repeated rows counted, center first")
+
+
+def cooccurrence_cases(cooccurrence_counts: Callable) -> None:
+    """Hidden: no pairs, a vocabulary larger than the ids used, the pairs of a corpus sentence; CUDA when present."""
+    from mhsa_ref import corpus
+
+    _expect_cooccurrence(cooccurrence_counts, torch.zeros((0, 2), dtype=torch.long), 4)
+    _expect_cooccurrence(cooccurrence_counts, torch.tensor([[3, 0], [3, 0], [3, 0]]), 7)
+    sentences = corpus.sentences()[:40]
+    vocab = {w: i for i, w in enumerate(dict.fromkeys(w for s in sentences for w in s))}
+    pairs = torch.cat([ref.skipgram_pairs(torch.tensor([vocab[w] for w in s]), 2) for s in sentences])
+    _expect_cooccurrence(cooccurrence_counts, pairs, len(vocab))
+
+    def cuda_run() -> None:
+        _expect_cooccurrence(cooccurrence_counts, torch.tensor([[0, 1], [0, 1], [2, 0]], device="cuda"), 3)
+
+    passed("cooccurrence_cases", f"no pairs, unused words, 40 corpus sentences with window 2; {on_cuda(cuda_run)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# questions: predict, then run
+
+
+def pair_count_form(answer_pair_count: object) -> None:
+    """Visible: the answer is one int."""
+    read_int(answer_pair_count, what="answer_pair_count")
+    form_passed("pair_count_form", "one int")
+
+
+def pair_count_question(answer_pair_count: object) -> None:
+    """Hidden: the number of pairs of a 10-token sentence with window 2."""
+    got = read_int(answer_pair_count, what="answer_pair_count")
+    n, w = 10, 2
+    want = ref.skipgram_pairs(torch.arange(n), w).size(0)
+    expect_answer(got, want, name="pair_count_question",
+                  summary=f"{want} pairs: 2·w·N = {2 * w * n}, less the {w * (w + 1)} that fall off the ends",
+                  why=(f"each of the N = {n} centers has 2·w = {2 * w} context positions, {2 * w * n} in all, but near "
+                       f"the ends some fall off the sentence: position 0 loses {w} (offsets -2 and -1), position 1 "
+                       f"loses 1, and the same at the other end, w·(w + 1) = {w * (w + 1)} in all. "
+                       f"{2 * w * n} − {w * (w + 1)} = {want}."),
+                  wrong={2 * w * n: "2·w·N counts the context positions that fall off the ends of the sentence.",
+                         w * n: "each center looks w positions to the left and w to the right: 2·w offsets.",
+                         want // 2: "pairs are ordered: (a, b) and (b, a) are two rows, one for each center."})
+
+
+def noise_share_form(answer_noise_share: object) -> None:
+    """Visible: the answer is one number."""
+    read_float(answer_noise_share, what="answer_noise_share")
+    form_passed("noise_share_form", "one number")
+
+
+def noise_share_question(answer_noise_share: object) -> None:
+    """Hidden: the noise probability of the rare word of counts [1, 16] with power 0.75."""
+    got = read_float(answer_noise_share, what="answer_noise_share")
+    want = ref.noise_distribution(torch.tensor([1.0, 16.0], dtype=torch.float64))[0].item()
+    expect_answer(got, want, name="noise_share_question", close=near(rel=1e-2),
+                  summary=f"1/9 ≈ {want:.4f}: twice its share of the text, 1/17",
+                  why=("16^0.75 = (2^4)^0.75 = 2^3 = 8 and 1^0.75 = 1, so the rare word is drawn with probability "
+                       "1 / (1 + 8) = 1/9 ≈ 0.111, almost twice its share of the text, 1/17 ≈ 0.059. The power 0.75 "
+                       "flattens the distribution: frequent words are drawn less often than they occur, rare ones more."),
+                  wrong={1 / 17: "1/17 is the word's share of the text (power 1); the power 0.75 changes the counts first.",
+                         0.5: "0.5 is power 0 (every word drawn equally often); 0.75 lies between that and the frequencies.",
+                         1 / 16: "divide by the sum of both words' weights, 1 + 8, not by the other word's count."})

@@ -1,7 +1,8 @@
 """Known-wrong implementations of learner functions, one module per exercise, for mutation tests.
 
 Each module defines ASSIGNMENT, CORRECT (learner-style correct answers, written independently of
-mhsa_ref), MUTANTS (name -> Mutant) and VISIBLE (mutants that a visible check must already catch).
+mhsa_ref: the learner functions, and the values of the predict-then-run questions' `answer_…`
+variables), MUTANTS (name -> Mutant) and VISIBLE (mutants that a visible check must already catch).
 """
 
 from __future__ import annotations
@@ -12,6 +13,6 @@ from typing import Callable
 
 @dataclass(frozen=True)
 class Mutant:
-    function: str  # the learner function it replaces
-    fn: Callable
+    function: str  # the learner function it replaces, or the `answer_…` variable of a question
+    fn: Callable  # the wrong function; for a question, the wrong value (an int, a tuple, a letter, ...)
     message: str  # a phrase the failing check's message must contain

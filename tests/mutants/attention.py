@@ -220,3 +220,58 @@ ASSIGNMENT = "04_attention"
 CORRECT = {"softmax": softmax, "scaled_dot_product_attention": scaled_dot_product_attention}
 VISIBLE = ["softmax_torch_builtin", "softmax_wrong_dim", "sdpa_scale_by_d_k", "sdpa_inverted_mask", "sdpa_functional"]
 ALTERNATIVES: dict = {}  # the correct answers above already differ from the reference
+
+
+# --- attention_entropy: a correct answer and mutants ----------------------------------------------------------
+
+
+def attention_entropy(weights):
+    logs = torch.where(weights > 0, weights.log(), torch.zeros_like(weights))
+    return -(weights * logs).sum(-1)
+
+
+def entropy_nan_for_zero(weights):
+    return -(weights * weights.log()).sum(-1)
+
+
+def entropy_no_minus(weights):
+    return torch.xlogy(weights, weights).sum(-1)
+
+
+def entropy_in_bits(weights):
+    return -(torch.xlogy(weights, weights) / math.log(2)).sum(-1)
+
+
+def entropy_over_queries(weights):
+    return -torch.xlogy(weights, weights).sum(-2)
+
+
+def entropy_cpu_zeros(weights):
+    logs = torch.where(weights > 0, weights.log(), torch.zeros(weights.shape))  # created on the CPU
+    return -(weights * logs).sum(-1)
+
+
+def entropy_with_clamp(weights):
+    return -(weights * weights.clamp_min(1e-30).log()).sum(-1)
+
+
+CORRECT.update({
+    "attention_entropy": attention_entropy,
+    "answer_dot_variance": 64,
+    "answer_uniform_entropy": math.log(8),
+})
+MUTANTS.update({
+    "entropy_nan_for_zero": Mutant("attention_entropy", entropy_nan_for_zero, "0 · log 0"),
+    "entropy_no_minus": Mutant("attention_entropy", entropy_no_minus, "minus sign is missing"),
+    "entropy_in_bits": Mutant("attention_entropy", entropy_in_bits, "in bits"),
+    "entropy_over_queries": Mutant("attention_entropy", entropy_over_queries, "over the queries"),
+    "entropy_cpu_zeros": Mutant("attention_entropy", entropy_cpu_zeros, "device"),
+    "dot_variance_std": Mutant("answer_dot_variance", 8, "standard deviation"),
+    "dot_variance_scaled": Mutant("answer_dot_variance", 1.0, "after dividing by √d_k"),
+    "dot_variance_text": Mutant("answer_dot_variance", "d_k", "one number"),
+    "uniform_entropy_one_hot": Mutant("answer_uniform_entropy", 0, "one-hot row"),
+    "uniform_entropy_bits": Mutant("answer_uniform_entropy", 3.0, "in bits"),
+    "uniform_entropy_text": Mutant("answer_uniform_entropy", "log 8", "one number"),
+})
+ALTERNATIVES["attention_entropy"] = [entropy_with_clamp]
+VISIBLE += ["entropy_nan_for_zero", "entropy_no_minus", "dot_variance_text"]

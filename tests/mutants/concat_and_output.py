@@ -251,3 +251,55 @@ def layer_loop_over_heads(x, w_q, w_k, w_v, w_o, num_heads, mask=None):
 
 
 ALTERNATIVES = {"merge_heads": [merge_heads_cat], "multi_head_self_attention": [layer_loop_over_heads]}
+
+
+# --- head_contributions: a correct answer and mutants ------------------------------------------------------
+
+
+def head_contributions(z, w_o):
+    h, d_k = z.shape[1], z.shape[-1]
+    return torch.stack([z[:, i] @ w_o[i * d_k:(i + 1) * d_k] for i in range(h)], dim=1)
+
+
+def contributions_columns(z, w_o):
+    h, d_k = z.shape[1], z.shape[-1]
+    return torch.stack([z[:, i] @ w_o[:, i * d_k:(i + 1) * d_k].T for i in range(h)], dim=1)
+
+
+def contributions_round_robin(z, w_o):
+    h, d_k = z.shape[1], z.shape[-1]
+    return z @ w_o.reshape(d_k, h, w_o.shape[-1]).transpose(0, 1)
+
+
+def contributions_averaged(z, w_o):
+    return head_contributions(z, w_o) / z.shape[1]
+
+
+def contributions_summed(z, w_o):
+    B, h, T, d_k = z.shape
+    return z.transpose(1, 2).reshape(B, T, h * d_k) @ w_o
+
+
+def contributions_einsum(z, w_o):
+    B, h, T, d_k = z.shape
+    return torch.einsum("bhtk,hkd->bhtd", z, w_o.view(h, d_k, -1))
+
+
+CORRECT.update({
+    "head_contributions": head_contributions,
+    "answer_merge_index": (0, 2, 1, 1),
+    "answer_params_vs_heads": 0,
+})
+MUTANTS.update({
+    "contributions_columns": Mutant("head_contributions", contributions_columns, "columns of w_o"),
+    "contributions_round_robin": Mutant("head_contributions", contributions_round_robin, "round-robin"),
+    "contributions_averaged": Mutant("head_contributions", contributions_averaged, "averaged over the heads"),
+    "contributions_summed": Mutant("head_contributions", contributions_summed, "the sum over the heads"),
+    "merge_index_head_first": Mutant("answer_merge_index", (0, 1, 2, 1), "the head comes before the token"),
+    "merge_index_feature_is_head": Mutant("answer_merge_index", (0, 5, 1, 0), "feature 5 is not head 5"),
+    "merge_index_three": Mutant("answer_merge_index", (2, 1, 1), "a tuple of 4 ints"),
+    "params_per_head": Mutant("answer_params_vs_heads", 7 * 4 * 512 * 512, "own full (d_model, d_model)"),
+    "params_as_text": Mutant("answer_params_vs_heads", "none", "one int"),
+})
+ALTERNATIVES.setdefault("head_contributions", []).append(contributions_einsum)
+VISIBLE += ["contributions_columns", "contributions_summed", "merge_index_three"]

@@ -158,3 +158,65 @@ def layer_softmax_float32_cast_back(x, w_q, w_k, w_v, w_o, num_heads, mask=None)
 
 ALTERNATIVES = {"attention_flops": [attention_flops_factored], "attention_score_bytes": [attention_score_bytes_itemsize],
                 "multi_head_self_attention": [layer_softmax_float32_cast_back]}
+
+
+# --- longest_sequence: a correct answer and mutants -------------------------------------------------------
+
+
+def longest_sequence(memory_bytes, batch, num_heads, dtype):
+    per_square = batch * num_heads * dtype.itemsize
+    t = math.isqrt(memory_bytes // per_square)
+    assert per_square * t * t <= memory_bytes < per_square * (t + 1) ** 2
+    return t
+
+
+def longest_rounded(memory_bytes, batch, num_heads, dtype):
+    return round(math.sqrt(memory_bytes / (batch * num_heads * dtype.itemsize)))
+
+
+def longest_no_itemsize(memory_bytes, batch, num_heads, dtype):
+    return math.isqrt(memory_bytes // (batch * num_heads))
+
+
+def longest_no_heads(memory_bytes, batch, num_heads, dtype):
+    return math.isqrt(memory_bytes // (batch * dtype.itemsize))
+
+
+def longest_no_square_root(memory_bytes, batch, num_heads, dtype):
+    return memory_bytes // (batch * num_heads * dtype.itemsize)
+
+
+def longest_float(memory_bytes, batch, num_heads, dtype):
+    return math.floor(math.sqrt(memory_bytes / (batch * num_heads * dtype.itemsize))) * 1.0
+
+
+def longest_by_search(memory_bytes, batch, num_heads, dtype):
+    t = 0
+    while batch * num_heads * (t + 1) ** 2 * dtype.itemsize <= memory_bytes:
+        t += 1
+    return t
+
+
+CORRECT.update({
+    "longest_sequence": longest_sequence,
+    "answer_flops_coefficients": (8, 4),
+    "answer_crossover_len": 10240,
+    "answer_heads_cost": "a",
+})
+MUTANTS.update({
+    "longest_rounded": Mutant("longest_sequence", longest_rounded, "rounded to the nearest int"),
+    "longest_no_itemsize": Mutant("longest_sequence", longest_no_itemsize, "bytes per score were left out"),
+    "longest_no_heads": Mutant("longest_sequence", longest_no_heads, "heads were left out"),
+    "longest_no_square_root": Mutant("longest_sequence", longest_no_square_root, "square root is missing"),
+    "longest_float": Mutant("longest_sequence", longest_float, "return an int"),
+    "coefficients_no_w_o": Mutant("answer_flops_coefficients", (6, 4), "W^O was left out"),
+    "coefficients_macs": Mutant("answer_flops_coefficients", (4, 2), "multiply-add counts as 2"),
+    "coefficients_formula_text": Mutant("answer_flops_coefficients", "8BTd^2 + 4BT^2d", "a tuple of 2 ints"),
+    "crossover_at_d": Mutant("answer_crossover_len", 5120, "half the projections"),
+    "crossover_float": Mutant("answer_crossover_len", 10240.0, "as an int"),
+    "heads_cost_one_head": Mutant("answer_heads_cost", "b", "count every head"),
+    "heads_cost_softmax": Mutant("answer_heads_cost", "c", "softmax is O(B·h·T²)"),
+    "heads_cost_two": Mutant("answer_heads_cost", ["a"], "one letter"),
+})
+ALTERNATIVES.setdefault("longest_sequence", []).append(longest_by_search)
+VISIBLE += ["longest_no_itemsize", "longest_no_square_root", "coefficients_formula_text"]

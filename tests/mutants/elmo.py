@@ -128,3 +128,71 @@ def mix_with_einsum(layers, s, gamma):
 
 
 ALTERNATIVES = {"bidirectional_targets": [targets_as_list], "scalar_mix": [mix_with_einsum]}
+
+
+# --- perplexity: a correct answer and mutants ------------------------------------------------------------
+
+
+def perplexity(logits, targets):
+    flat_logits, flat_targets = logits.reshape(-1, logits.shape[-1]), targets.reshape(-1)
+    return torch.nn.functional.cross_entropy(flat_logits, flat_targets, ignore_index=-100).exp()
+
+
+def _token_losses(logits, targets):
+    keep = targets != -100
+    log_p = logits.log_softmax(-1).gather(-1, targets.clamp_min(0).unsqueeze(-1)).squeeze(-1)
+    return -log_p, keep
+
+
+def perplexity_returns_loss(logits, targets):
+    nll, keep = _token_losses(logits, targets)
+    return (nll * keep).sum() / keep.sum()
+
+
+def perplexity_counts_ignored(logits, targets):
+    nll, keep = _token_losses(logits, targets)
+    return ((nll * keep).sum() / keep.numel()).exp()
+
+
+def perplexity_mean_of_exp(logits, targets):
+    nll, keep = _token_losses(logits, targets)
+    return (nll.exp() * keep).sum() / keep.sum()
+
+
+def perplexity_naive_log(logits, targets):
+    keep = targets != -100
+    p = logits.exp() / logits.exp().sum(-1, keepdim=True)  # overflows for confident logits
+    picked = p.gather(-1, targets.clamp_min(0).unsqueeze(-1)).squeeze(-1)
+    return (-(picked.log() * keep).sum() / keep.sum()).exp()
+
+
+def perplexity_as_float(logits, targets):
+    return perplexity(logits, targets).item()
+
+
+def perplexity_boolean_index(logits, targets):
+    keep = targets != -100
+    log_p = logits.log_softmax(-1)[keep]  # (N, V): the positions with a target
+    return (-log_p.gather(-1, targets[keep].unsqueeze(-1)).mean()).exp()
+
+
+CORRECT.update({
+    "perplexity": perplexity,
+    "answer_copy_target": "a",
+    "answer_uniform_perplexity": 1000,
+})
+MUTANTS.update({
+    "perplexity_returns_loss": Mutant("perplexity", perplexity_returns_loss, "perplexity is its exponential"),
+    "perplexity_counts_ignored": Mutant("perplexity", perplexity_counts_ignored, "counted in the mean"),
+    "perplexity_mean_of_exp": Mutant("perplexity", perplexity_mean_of_exp, "per-position perplexities"),
+    "perplexity_naive_log": Mutant("perplexity", perplexity_naive_log, "log_softmax"),
+    "perplexity_as_float": Mutant("perplexity", perplexity_as_float, "Python float"),
+    "copy_target_same": Mutant("answer_copy_target", "b", "nothing is left to predict"),
+    "copy_target_impossible": Mutant("answer_copy_target", "(c)", "easier, not impossible"),
+    "copy_target_word": Mutant("answer_copy_target", "copy", "one letter"),
+    "uniform_perplexity_one": Mutant("answer_uniform_perplexity", 1, "perfect model"),
+    "uniform_perplexity_log": Mutant("answer_uniform_perplexity", 6.907755, "perplexity is its exponential"),
+    "uniform_perplexity_text": Mutant("answer_uniform_perplexity", "V", "one number"),
+})
+ALTERNATIVES.setdefault("perplexity", []).append(perplexity_boolean_index)
+VISIBLE += ["perplexity_returns_loss", "perplexity_counts_ignored", "copy_target_word"]

@@ -158,3 +158,70 @@ def vocab_with_fromkeys(tokens):
 ALTERNATIVES = {"cosine_similarity": [cosine_with_clamp], "build_vocab": [vocab_with_fromkeys]}
 VISIBLE = ["vocab_sorted", "vocab_last_position", "one_hot_functional", "one_hot_long_dtype", "one_hot_flattened",
            "cosine_dot_only", "cosine_distance"]
+
+
+# --- vocab_with_unknown: a correct answer and mutants ------------------------------------------------------
+
+
+def vocab_with_unknown(tokens, min_count):
+    from collections import Counter
+
+    counts = Counter(tokens)
+    kept = [w for w in dict.fromkeys(tokens) if counts[w] >= min_count]
+    return {"<unk>": 0, **{w: i for i, w in enumerate(kept, start=1)}}
+
+
+def unknown_missing(tokens, min_count):
+    vocab = vocab_with_unknown(tokens, min_count)
+    return {w: i - 1 for w, i in vocab.items() if w != "<unk>"}
+
+
+def unknown_last(tokens, min_count):
+    kept = [w for w in vocab_with_unknown(tokens, min_count) if w != "<unk>"]
+    return {**{w: i for i, w in enumerate(kept)}, "<unk>": len(kept)}
+
+
+def unknown_strict_count(tokens, min_count):
+    return vocab_with_unknown(tokens, min_count + 1)
+
+
+def unknown_order_of_reaching(tokens, min_count):
+    vocab, seen = {"<unk>": 0}, {}
+    for w in tokens:  # numbers a word when it reaches min_count: one pass, no counting first
+        seen[w] = seen.get(w, 0) + 1
+        if seen[w] >= min_count:
+            vocab.setdefault(w, len(vocab))
+    return vocab
+
+
+def unknown_keeps_full_indices(tokens, min_count):
+    counts = {w: tokens.count(w) for w in tokens}
+    return {"<unk>": 0, **{w: i + 1 for i, w in enumerate(dict.fromkeys(tokens)) if counts[w] >= min_count}}
+
+
+def unknown_keeps_everything(tokens, min_count):
+    return {"<unk>": 0, **{w: i + 1 for i, w in enumerate(dict.fromkeys(tokens))}}
+
+
+# --- the questions: correct values and known wrong ones ---------------------------------------------------
+
+CORRECT.update({
+    "vocab_with_unknown": vocab_with_unknown,
+    "answer_one_hot_bytes": 32 * 20 * 10_000 * 4,
+    "answer_one_hot_distance": 2 ** 0.5,
+})
+MUTANTS.update({
+    "unknown_missing": Mutant("vocab_with_unknown", unknown_missing, "no \"<unk>\" entry"),
+    "unknown_last": Mutant("vocab_with_unknown", unknown_last, "came last"),
+    "unknown_strict_count": Mutant("vocab_with_unknown", unknown_strict_count, "count >= min_count"),
+    "unknown_order_of_reaching": Mutant("vocab_with_unknown", unknown_order_of_reaching, "reached min_count"),
+    "unknown_keeps_full_indices": Mutant("vocab_with_unknown", unknown_keeps_full_indices, "without gaps"),
+    "unknown_keeps_everything": Mutant("vocab_with_unknown", unknown_keeps_everything, "fewer than min_count"),
+    "bytes_counts_entries": Mutant("answer_one_hot_bytes", 32 * 20 * 10_000, "each float32 entry takes 4 bytes"),
+    "bytes_as_text": Mutant("answer_one_hot_bytes", "25.6 MB", "should be one int"),
+    "bytes_as_float": Mutant("answer_one_hot_bytes", 25_600_000.0, "as an int"),
+    "distance_zero": Mutant("answer_one_hot_distance", 0.0, "their distance is not 0"),
+    "distance_two": Mutant("answer_one_hot_distance", 2, "L1 distance"),
+    "distance_as_text": Mutant("answer_one_hot_distance", "sqrt(2)", "should be one number"),
+})
+VISIBLE += ["unknown_missing", "unknown_order_of_reaching", "bytes_as_text", "distance_as_text"]

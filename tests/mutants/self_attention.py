@@ -180,3 +180,57 @@ def self_attention_masked_weights(x, w_q, w_k, w_v, mask=None):
 
 
 ALTERNATIVES = {"causal_mask": [causal_from_triu], "self_attention": [self_attention_masked_weights]}
+
+
+# --- causal_padding_mask: a correct answer and mutants ----------------------------------------------------------
+
+
+def causal_padding_mask(lengths, T):
+    t = torch.arange(T, device=lengths.device)
+    causal = t.view(T, 1) >= t.view(1, T)  # (T, T): key s <= query t
+    is_word = t.view(1, 1, T) < lengths.view(-1, 1, 1)  # (B, 1, T)
+    return causal & is_word
+
+
+def padding_on_queries(lengths, T):
+    t = torch.arange(T, device=lengths.device)
+    return (t.view(T, 1) >= t.view(1, T)) & (t.view(1, T, 1) < lengths.view(-1, 1, 1))
+
+
+def padding_or(lengths, T):
+    t = torch.arange(T, device=lengths.device)
+    return (t.view(T, 1) >= t.view(1, T)) | (t.view(1, 1, T) < lengths.view(-1, 1, 1))
+
+
+def padding_one_too_many(lengths, T):
+    t = torch.arange(T, device=lengths.device)
+    return (t.view(T, 1) >= t.view(1, T)) & (t.view(1, 1, T) <= lengths.view(-1, 1, 1))
+
+
+def padding_ignored(lengths, T):
+    return causal_mask(T, device=lengths.device).expand(lengths.shape[0], T, T)
+
+
+def padding_on_cpu(lengths, T):
+    t = torch.arange(T)  # always on the CPU
+    return (t.view(T, 1) >= t.view(1, T)) & (t.view(1, 1, T) < lengths.view(-1, 1, 1).cpu())
+
+
+CORRECT.update({
+    "causal_padding_mask": causal_padding_mask,
+    "answer_first_weight": 1,
+    "answer_reversed_words": "b",
+})
+MUTANTS.update({
+    "padding_on_queries": Mutant("causal_padding_mask", padding_on_queries, "instead of the keys"),
+    "padding_or": Mutant("causal_padding_mask", padding_or, "combined with |"),
+    "padding_one_too_many": Mutant("causal_padding_mask", padding_one_too_many, "s <= length"),
+    "padding_ignored": Mutant("causal_padding_mask", padding_ignored, "padding mask is missing"),
+    "padding_on_cpu": Mutant("causal_padding_mask", padding_on_cpu, "device"),
+    "first_weight_uniform": Mutant("answer_first_weight", 0.25, "uniform row"),
+    "first_weight_text": Mutant("answer_first_weight", "one", "one number"),
+    "reversed_words_unchanged": Mutant("answer_reversed_words", "a", "not in the same order"),
+    "reversed_words_all_change": Mutant("answer_reversed_words", "C", "only the rows move"),
+    "reversed_words_two": Mutant("answer_reversed_words", "b, c", "one letter"),
+})
+VISIBLE += ["padding_on_queries", "padding_ignored", "first_weight_text"]

@@ -183,3 +183,58 @@ def weights_einsum(q, k, num_heads, mask=None):
 
 
 ALTERNATIVES = {"split_heads": [split_heads_reshape_permute], "multi_head_attention_weights": [weights_einsum]}
+
+
+# --- head_norms: a correct answer and mutants ----------------------------------------------------------------
+
+
+def head_norms(x, num_heads):
+    return split_heads(x, num_heads).pow(2).sum(-1).sqrt()
+
+
+def norms_view_without_transpose(x, num_heads):
+    B, T, d_model = x.shape
+    return x.reshape(B, num_heads, T, d_model // num_heads).norm(dim=-1)
+
+
+def norms_squared(x, num_heads):
+    return split_heads(x, num_heads).pow(2).sum(-1)
+
+
+def norms_over_tokens(x, num_heads):
+    return split_heads(x, num_heads).norm(dim=-2)
+
+
+def norms_no_transpose(x, num_heads):
+    B, T, d_model = x.shape
+    return x.view(B, T, num_heads, d_model // num_heads).norm(dim=-1)
+
+
+def norms_whole_vector(x, num_heads):
+    return x.norm(dim=-1).unsqueeze(1).expand(x.shape[0], num_heads, x.shape[1])
+
+
+def norms_with_linalg(x, num_heads):
+    return torch.linalg.vector_norm(split_heads(x, num_heads), dim=-1)
+
+
+CORRECT.update({
+    "head_norms": head_norms,
+    "answer_view_without_transpose": "b",
+    "answer_split_strides": (64, 2, 16, 1),
+})
+MUTANTS.update({
+    "norms_view_without_transpose": Mutant("head_norms", norms_view_without_transpose, "viewed as (B, h, T, d_k) directly"),
+    "norms_squared": Mutant("head_norms", norms_squared, "squared lengths"),
+    "norms_over_tokens": Mutant("head_norms", norms_over_tokens, "ran over the tokens"),
+    "norms_no_transpose": Mutant("head_norms", norms_no_transpose, "(B, T, h)"),
+    "norms_whole_vector": Mutant("head_norms", norms_whole_vector, "whole token vector"),
+    "view_like_split_heads": Mutant("answer_view_without_transpose", "a", "cuts the memory in order"),
+    "view_one_feature": Mutant("answer_view_without_transpose", "c", "never picks one feature"),
+    "view_as_shape": Mutant("answer_view_without_transpose", (3, 8, 4, 2), "one letter"),
+    "strides_before_transpose": Mutant("answer_split_strides", (64, 16, 2, 1), "before the transpose"),
+    "strides_contiguous_copy": Mutant("answer_split_strides", [64, 8, 2, 1], "a copy"),
+    "strides_three": Mutant("answer_split_strides", (64, 2, 16), "a tuple of 4 ints"),
+})
+ALTERNATIVES.setdefault("head_norms", []).append(norms_with_linalg)
+VISIBLE += ["norms_view_without_transpose", "norms_squared", "strides_three"]

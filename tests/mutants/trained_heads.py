@@ -171,3 +171,57 @@ def sense_separation_loop(train_points, train_senses, test_points, test_senses):
 
 
 ALTERNATIVES = {"sinusoidal_positions": [sinusoidal_positions_stacked], "sense_separation": [sense_separation_loop]}
+
+
+# --- position_shift: a correct answer and mutants ------------------------------------------------------------
+
+
+def position_shift(offset, d_model):
+    blocks = []
+    for i in range(d_model // 2):
+        angle = offset / 10000 ** (2 * i / d_model)
+        c, s = math.cos(angle), math.sin(angle)
+        blocks.append(torch.tensor([[c, -s], [s, c]]))
+    return torch.block_diag(*blocks)
+
+
+def shift_transposed(offset, d_model):
+    return position_shift(offset, d_model).T
+
+
+def shift_rate_per_column(offset, d_model):
+    blocks = []
+    for i in range(d_model // 2):
+        angle = offset / 10000 ** (i / d_model)  # i/d instead of 2i/d
+        c, s = math.cos(angle), math.sin(angle)
+        blocks.append(torch.tensor([[c, -s], [s, c]]))
+    return torch.block_diag(*blocks)
+
+
+def shift_same_angle(offset, d_model):
+    c, s = math.cos(offset), math.sin(offset)
+    return torch.block_diag(*[torch.tensor([[c, -s], [s, c]])] * (d_model // 2))
+
+
+def shift_float64(offset, d_model):
+    return position_shift(offset, d_model).double()
+
+
+CORRECT.update({
+    "position_shift": position_shift,
+    "answer_position_norm": math.sqrt(8),
+    "answer_without_positions": "a",
+})
+MUTANTS.update({
+    "shift_transposed": Mutant("position_shift", shift_transposed, "transposed"),
+    "shift_rate_per_column": Mutant("position_shift", shift_rate_per_column, "the exponent is 2i/d_model"),
+    "shift_same_angle": Mutant("position_shift", shift_same_angle, "turned by k radians"),
+    "shift_float64": Mutant("position_shift", shift_float64, "float32"),
+    "position_norm_one": Mutant("answer_position_norm", 1.0, "the squares add up"),
+    "position_norm_squared": Mutant("answer_position_norm", 8, "squared length"),
+    "position_norm_text": Mutant("answer_position_norm", "sqrt(8)", "one number"),
+    "without_positions_differ": Mutant("answer_without_positions", "b", "not on where they stand"),
+    "without_positions_first": Mutant("answer_without_positions", "c", "not only the first"),
+    "without_positions_word": Mutant("answer_without_positions", "same", "one letter"),
+})
+VISIBLE += ["shift_transposed", "shift_same_angle", "position_norm_text"]

@@ -191,3 +191,57 @@ def sgns_with_bmm(center, context, negatives):
 
 
 ALTERNATIVES = {"skipgram_pairs": [pairs_vectorised], "sgns_loss": [sgns_with_bmm]}
+
+
+# --- cooccurrence_counts: a correct answer and mutants ------------------------------------------------------
+
+
+def cooccurrence_counts(pairs, vocab_size):
+    flat = pairs[:, 0] * vocab_size + pairs[:, 1]  # (P,): one index per (c, o) cell
+    return torch.bincount(flat, minlength=vocab_size * vocab_size).view(vocab_size, vocab_size)
+
+
+def cooccurrence_transposed(pairs, vocab_size):
+    return cooccurrence_counts(pairs, vocab_size).T
+
+
+def cooccurrence_no_accumulate(pairs, vocab_size):
+    counts = torch.zeros(vocab_size, vocab_size, dtype=torch.long, device=pairs.device)
+    counts[pairs[:, 0], pairs[:, 1]] += 1  # a repeated (c, o) is written once
+    return counts
+
+
+def cooccurrence_both_directions(pairs, vocab_size):
+    counts = cooccurrence_counts(pairs, vocab_size)
+    return counts + counts.T
+
+
+def cooccurrence_probabilities(pairs, vocab_size):
+    counts = cooccurrence_counts(pairs, vocab_size).float()
+    return counts / counts.sum().clamp_min(1)
+
+
+def cooccurrence_loop(pairs, vocab_size):
+    counts = torch.zeros(vocab_size, vocab_size, dtype=torch.long, device=pairs.device)
+    for c, o in pairs.tolist():
+        counts[c, o] += 1
+    return counts
+
+
+CORRECT.update({
+    "cooccurrence_counts": cooccurrence_counts,
+    "answer_pair_count": 34,
+    "answer_noise_share": 1 / 9,
+})
+MUTANTS.update({
+    "cooccurrence_transposed": Mutant("cooccurrence_counts", cooccurrence_transposed, "transposed"),
+    "cooccurrence_no_accumulate": Mutant("cooccurrence_counts", cooccurrence_no_accumulate, "accumulate=True"),
+    "cooccurrence_both_directions": Mutant("cooccurrence_counts", cooccurrence_both_directions, "both directions"),
+    "cooccurrence_probabilities": Mutant("cooccurrence_counts", cooccurrence_probabilities, "counts are integers"),
+    "pair_count_no_ends": Mutant("answer_pair_count", 40, "fall off the ends"),
+    "pair_count_as_text": Mutant("answer_pair_count", "34 pairs", "should be one int"),
+    "noise_share_frequency": Mutant("answer_noise_share", 1 / 17, "share of the text"),
+    "noise_share_as_text": Mutant("answer_noise_share", "1/9", "should be one number"),
+})
+ALTERNATIVES.setdefault("cooccurrence_counts", []).append(cooccurrence_loop)
+VISIBLE += ["cooccurrence_transposed", "cooccurrence_no_accumulate", "pair_count_as_text"]
