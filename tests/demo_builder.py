@@ -403,6 +403,108 @@ def sense_separation(train_points, train_senses, test_points, test_senses):
 }
 
 
+# issue 16's new cells: each exercise's new task and its predict-then-run questions. ada answers all
+# of them right; ben too, but one prediction in 04 (the spread of q·k, not its variance).
+NEW_CELLS = {
+    "ada": {
+        "01_one_hot": {
+            "vocab_with_unknown": '''\
+def vocab_with_unknown(tokens: list[str], min_count: int) -> dict[str, int]:
+    """"<unk>" -> 0, then every word seen at least min_count times, by order of first appearance."""
+    from collections import Counter
+    counts = Counter(tokens)
+    kept = [word for word in dict.fromkeys(tokens) if counts[word] >= min_count]
+    return {"<unk>": 0, **{word: index for index, word in enumerate(kept, start=1)}}''',
+            "answer_one_hot_bytes": "answer_one_hot_bytes = 32 * 20 * 10_000 * 4",
+            "answer_one_hot_distance": "answer_one_hot_distance = 1.414",
+        },
+        "02_word2vec": {
+            "cooccurrence_counts": '''\
+def cooccurrence_counts(pairs: torch.Tensor, vocab_size: int) -> torch.Tensor:
+    """(P, 2) (center, context) rows -> (V, V) LongTensor, counts[c, o] = how many rows are (c, o)."""
+    cells = pairs[:, 0] * vocab_size + pairs[:, 1]  # one number per (c, o) cell
+    return torch.bincount(cells, minlength=vocab_size * vocab_size).view(vocab_size, vocab_size)''',
+            "answer_pair_count": "answer_pair_count = 34",
+            "answer_noise_share": "answer_noise_share = 1 / 9",
+        },
+        "03_elmo": {
+            "perplexity": '''\
+def perplexity(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """exp(mean of -log softmax(logits)[target]) over the positions whose target is not -100."""
+    loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
+    return loss.exp()''',
+            "answer_copy_target": 'answer_copy_target = "a"',
+            "answer_uniform_perplexity": "answer_uniform_perplexity = 1000",
+        },
+        "04_attention": {
+            "attention_entropy": '''\
+def attention_entropy(weights: torch.Tensor) -> torch.Tensor:
+    """(..., T, S) weights -> (..., T) entropy -Σ_s w log w in nats; 0·log 0 counts as 0."""
+    logs = torch.where(weights > 0, weights.log(), torch.zeros_like(weights))
+    return -(weights * logs).sum(dim=-1)''',
+            "answer_dot_variance": "answer_dot_variance = 64",
+            "answer_uniform_entropy": "answer_uniform_entropy = math.log(8)",
+        },
+        "05_self_attention": {
+            "causal_padding_mask": '''\
+def causal_padding_mask(lengths, T):
+    """(B,) lengths -> (B, T, T) bool: [b, t, s] is True iff s <= t and s < lengths[b]."""
+    s = torch.arange(T, device=lengths.device)
+    past = s.view(1, T) <= s.view(T, 1)  # (T, T)
+    word = s.view(1, 1, T) < lengths.view(-1, 1, 1)  # (B, 1, T)
+    return past & word''',
+            "answer_first_weight": "answer_first_weight = 1",
+            "answer_reversed_words": 'answer_reversed_words = "b"',
+        },
+        "06_split_heads": {
+            "head_norms": '''\
+def head_norms(x, num_heads):
+    """x (B, T, d_model) -> (B, h, T): the length of each token's d_k numbers in each head."""
+    return torch.linalg.vector_norm(split_heads(x, num_heads), dim=-1)''',
+            "answer_view_without_transpose": 'answer_view_without_transpose = "b"',
+            "answer_split_strides": "answer_split_strides = (64, 2, 16, 1)",
+        },
+        "07_concat_and_output": {
+            "head_contributions": '''\
+def head_contributions(z, w_o):
+    """z (B, h, T, d_k), w_o (h·d_k, d_out) -> (B, h, T, d_out): head i's term Z_i W^O_i of the output."""
+    h, d_k = z.shape[1], z.shape[3]
+    return torch.stack([z[:, i] @ w_o[i * d_k:(i + 1) * d_k] for i in range(h)], dim=1)''',
+            "answer_merge_index": "answer_merge_index = (0, 2, 1, 1)",
+            "answer_params_vs_heads": "answer_params_vs_heads = 0",
+        },
+        "08_cost_and_gpu": {
+            "longest_sequence": '''\
+def longest_sequence(memory_bytes, batch, num_heads, dtype):
+    """The largest int T with batch · num_heads · T² · dtype.itemsize <= memory_bytes."""
+    per_square = batch * num_heads * dtype.itemsize
+    return math.isqrt(memory_bytes // per_square)''',
+            "answer_flops_coefficients": "answer_flops_coefficients = (8, 4)",
+            "answer_crossover_len": "answer_crossover_len = 10240",
+            "answer_heads_cost": 'answer_heads_cost = "a"',
+        },
+        "09_trained_heads": {
+            "position_shift": '''\
+def position_shift(offset, d_model):
+    """(d_model, d_model) float32 M with PE[p] @ M = PE[p + offset]: a 2×2 rotation by offset·ω_i per pair."""
+    blocks = []
+    for i in range(d_model // 2):
+        angle = offset / 10000 ** (2 * i / d_model)
+        blocks.append(torch.tensor([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]]))
+    return torch.block_diag(*blocks)''',
+            "answer_position_norm": "answer_position_norm = math.sqrt(8)",
+            "answer_without_positions": 'answer_without_positions = "a"',
+        },
+    },
+}
+# ben: ada's new cells, except one wrong prediction in 04.
+NEW_CELLS["ben"] = {a: dict(cells) for a, cells in NEW_CELLS["ada"].items()}
+NEW_CELLS["ben"]["04_attention"]["answer_dot_variance"] = "answer_dot_variance = 8  # the spread of q·k is about 8"
+for _learner, _assignments in NEW_CELLS.items():
+    for _assignment, _cells in _assignments.items():
+        ANSWERS[_learner][_assignment].update(_cells)
+
+
 def build(learner: str, assignment: str) -> nbformat.NotebookNode:
     """The released notebook of `assignment` with `learner`'s answers in its solution cells."""
     release = nbformat.read(ROOT / "exercises" / assignment / f"{assignment}.ipynb", as_version=4)

@@ -31,7 +31,7 @@ from mhsa_ref.grading import sandbox
 
 pytestmark = pytest.mark.slow
 A = "04_attention"
-FULL, BEN = 13.0, 5.0
+FULL, BEN = 17.0, 8.0
 LIMITS = sandbox.Limits(cell_s=20, notebook_s=90, memory_mb=3072, processes=48)
 
 
@@ -337,7 +337,7 @@ def test_feedback_teaches_without_leaking_hidden_tests(graded):
 def test_the_summary_says_who_was_graded_and_who_could_not_be(graded):
     course, jobs, refused, _ = graded
     text = grading.summary(list(jobs.values()), refused + [("zoe", A, "no 04_attention.ipynb in the submission")])
-    assert "ada" in text and "13 / 13" in text and "zoe" in text and "not graded" in text
+    assert "ada" in text and "17 / 17" in text and "zoe" in text and "not graded" in text
     assert "ran longer than" in text and "graded: 22 notebook(s); could not be graded: 1" in text
 
 
