@@ -171,23 +171,6 @@ NAMES = sorted(listings())
 SEVERAL_LINES = [name for name in NAMES if len(bodies()[name]) >= 3 and telling(bodies()[name])]
 
 
-@functools.cache
-def given() -> dict[str, set[str]]:
-    """exercise -> the functions its notebook hands out in locked cells (exercise 08 gives exercise 07's pieces).
-
-    Those are the exercise's own design, not the book printing a learner function; the near-copy check leaves
-    them alone on that exercise's own pages (and only there).
-    """
-    out = {}
-    for path in sorted((ROOT / "exercises").glob("[0-9][0-9]_*/*.ipynb")):
-        cells = json.loads(path.read_text())["cells"]
-        out[path.stem] = {name for c in cells if c["cell_type"] == "code"
-                          and c.get("metadata", {}).get("nbgrader", {}).get("locked")
-                          and not c["metadata"]["nbgrader"].get("solution")
-                          for name in re.findall(r"^(?:def|class) (\w+)", "".join(c["source"]), re.M)}
-    return out
-
-
 def test_every_learner_function_is_known_and_has_a_body():
     for ex in mhsa_editions.exercises(ROOT):
         assert ex.missing == (), f"exercise {ex.name} asks for {ex.missing}, which its reference module lacks"
@@ -243,8 +226,6 @@ def test_class_edition_prints_no_learner_function(class_edition, name):
 def test_class_edition_has_no_near_copy_of_a_learner_function(class_edition, name):
     lines = telling(bodies()[name])
     for page, page_lines in class_edition.items():
-        if name in given().get(Path(page).stem, ()):
-            continue
         text = "\n".join(page_lines)
         shown = sorted(line for line in lines if line in text)
         assert len(shown) < len(lines) / 2, (f"{page} shows {len(shown)} of the {len(lines)} telling lines of {name}, "
