@@ -43,6 +43,12 @@ def test_every_public_function_on_meta():
         "multi_head_self_attention_loop": m.multi_head_self_attention_loop(x, *w, H, mask),
         "MultiHeadSelfAttention": m.MultiHeadSelfAttention(D, H, device="meta")(x, mask),
         "MultiHeadSelfAttention(need_weights=False)": m.MultiHeadSelfAttention(D, H, device="meta")(x, mask, need_weights=False),
+        "cooccurrence_counts": m.cooccurrence_counts(meta(9, 2, dtype=torch.long), 7),
+        "perplexity": m.perplexity(meta(B, T, 7), ids),
+        "attention_entropy": m.attention_entropy(meta(B, H, T, 6)),
+        "causal_padding_mask": m.causal_padding_mask(meta(B, dtype=torch.long), T),
+        "head_norms": m.head_norms(x, H),
+        "head_contributions": m.head_contributions(meta(B, H, T, 4), w[0]),
     }
     tensor_functions = {name for name in m.__all__ if name not in (
         "Choice", "choose_path", "cuda_kernel", "pick_device", "achieved_tflops", "attention_flops", "attention_score_bytes",
@@ -50,6 +56,9 @@ def test_every_public_function_on_meta():
         "skipgram_pairs",  # its number of pairs is computed from the ids, which meta tensors do not have
         "sinusoidal_positions",  # sizes in, a float32 table out (the encoder moves it to x's device with .to(x))
         "sense_separation",  # a score: it reads the points' numbers, which meta tensors do not have
+        "vocab_with_unknown",  # strings in, a dict out
+        "longest_sequence",  # sizes in, an int out
+        "position_shift",  # sizes in, a float32 matrix out (as sinusoidal_positions)
     )}
     assert tensor_functions <= {name.split("(")[0] for name in results}, "a public function is missing here"
     for name, result in results.items():

@@ -228,7 +228,11 @@ def test_solutions_get_full_marks(course, assignment):
 def test_untouched_learner_copy_gets_zero_and_fails_only_with_not_implemented(course, assignment):
     assert scores(course, assignment)["untouched"] == 0
     errors = cell_errors(course, "untouched", assignment)
-    assert set(errors) == graded_ids(assignment) and set(errors.values()) == {"NotImplementedError"}
+    assert set(errors) == graded_ids(assignment)
+    # a function not written raises NotImplementedError; a question not answered has no answer_… to read
+    questions = {c.grade_id for c in notebook_cells.graded_cells(assignment) if "(answer_" in c.source}
+    assert questions and {errors[g] for g in questions} == {"CheckFailure"}
+    assert {e for g, e in errors.items() if g not in questions} == {"NotImplementedError"}
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)

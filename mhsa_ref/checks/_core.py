@@ -168,9 +168,11 @@ def call(fn: Callable, *args, name: str, rules: Rules = Rules(), context: str = 
     current = _INVOKERS.current()
     try:
         if isinstance(current, _Direct):
-            result, broken = watched(fn, args, kwargs, name=name, rules=rules)
+            result, broken = watched(fn, args, kwargs, name=name, rules=rules, rule_first=True)
         else:
-            result, broken = current.invoke(fn, args, kwargs, name=name, rules=rules), None
+            result, broken = current.invoke(fn, args, kwargs, name=name, rules=rules, watch=True), None
+    except BrokenRule as e:  # a rule broken on the way counts, even when the function then raised
+        raise CheckFailure(str(e)) from None
     except (CheckFailure, GraderError):
         raise
     except NotImplementedError as e:

@@ -12,7 +12,8 @@ sends back is the learner's answer, and the judge compares it with `mhsa_ref`.
 
 Requests (judge -> sandbox), one JSON object each:
   {"op": "call", "target": {"symbol": name} | {"handle": n, "state": {...}}, "args": [...],
-   "kwargs": {...}, "name": str, "rules": {"ops": {...}, "python": {dotted name: how}}, "grad": bool}
+   "kwargs": {...}, "name": str, "rules": {"ops": {...}, "python": {dotted name: how}}, "grad": bool,
+   "watch": bool (false: `_core.invoke`, the call as it is)}
   {"op": "value", "symbol": name}
 Replies: {"result": value, "jacobians"?: [...], "inputs_after"?: [...]}, {"raise": type, "message",
 "bare"}, {"violation": message}, {"missing": name}, or {"error": message} (a request it cannot read).
@@ -114,8 +115,11 @@ class Server:
         rules = _rules(request.get("rules"))
         try:
             with torch.set_grad_enabled(bool(request.get("grad", True))):
-                result, broken = watched(fn, args, kwargs, name=str(request.get("name"))[:80], rules=rules,
-                                         rule_first=True)
+                if request.get("watch", True):
+                    result, broken = watched(fn, args, kwargs, name=str(request.get("name"))[:80], rules=rules,
+                                             rule_first=True)
+                else:  # `_core.invoke`: the call as it is (the sandbox's bans still hold)
+                    result, broken = fn(*args, **kwargs), None
         except BrokenRule as e:
             return {"violation": str(e)[:2000]}
         except BaseException as e:  # noqa: BLE001 - the learner's exception is an answer too
@@ -180,7 +184,10 @@ class Remote:
             raise TraceError("a reply has no value")
         return trace.decode(reply["result"])
 
-    def invoke(self, fn: Callable, args: tuple, kwargs: dict, *, name: str = "", rules: Rules = Rules()) -> Any:
+    def invoke(self, fn: Callable, args: tuple, kwargs: dict, *, name: str = "", rules: Rules = Rules(),
+               watch: bool = False) -> Any:
+        """The learner's `fn(*args, **kwargs)`, run in the sandbox; watched for `rules` as `_core.call` asks
+        (`watch`), or called as it is, as `_core.invoke` does in the learner's kernel."""
         if isinstance(fn, StandIn):
             target: dict = {"symbol": fn.__name__}
         elif isinstance(fn, trace.ReplayModule) and getattr(fn, "_handle", None) is not None:
@@ -189,7 +196,7 @@ class Remote:
             raise TraceError(f"a check passed {type(fn).__name__}, which the sandbox does not hold, as the learner's code")
         request = {"op": "call", "target": target, "args": trace.encode(tuple(args), whole=True),
                    "kwargs": trace.encode(dict(kwargs), whole=True), "name": name or getattr(fn, "__name__", ""),
-                   "rules": rules_payload(rules), "grad": torch.is_grad_enabled()}
+                   "rules": rules_payload(rules), "grad": torch.is_grad_enabled(), "watch": watch}
         reply = self._ask(request)
         if "missing" in reply:
             raise CheckFailure(f"`{reply['missing']}` is not defined: run the cell that defines it, or write it.")
