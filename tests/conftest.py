@@ -27,7 +27,8 @@ VENV_BIN = ROOT / ".venv" / "bin"
 # `make test` hands whole files to pytest-xdist's workers in this order (--dist loadfile
 # --no-loadscope-reorder): the longest first, so no long file starts last and holds up the end.
 LONGEST_FIRST = ("test_pipeline.py", "test_book.py", "test_grade.py", "test_learner_kit.py", "test_hub.py",
-                 "test_browser.py", "test_dask.py", "test_judge.py", "test_postgres.py", "test_checks.py")
+                 "test_browser.py", "test_dask.py", "test_judge.py", "test_postgres.py", "test_checks.py", "test_bans.py",
+                 "test_editions.py")
 
 
 def pytest_collection_modifyitems(config, items):
