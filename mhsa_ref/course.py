@@ -35,11 +35,17 @@ def report(root: Path) -> str:
         lines += ["Grades (nbgrader gradebook):", tabulate(table, headers=["learner", "exercise", "points", "%"]), ""]
     else:
         lines += ["No gradebook yet: run `make` to autograde the demo class.", ""]
+    similar = root / "similarity.csv"
+    if similar.exists():
+        from mhsa_ref.grading import similarity
+
+        lines += [similarity.summary(similarity.read(similar)), ""]
     where = [
         ("site", root / "_build" / "html" / "index.html"),
         ("learner notebooks", root / "exercises"),
         ("feedback", root / "feedback"),
         ("grades", root / "grades.csv"),
+        ("similarity", similar),
         ("gradebook", db),
         ("learner kit", root / "_build" / "learner-kit.tar.gz"),
     ]

@@ -85,5 +85,7 @@ def test_the_report_is_written_and_summarised(pairs, tmp_path):
     rows = list(csv.DictReader(path.open()))
     assert {"assignment", "function", "learner", "other", "similarity", "flagged"} <= set(rows[0])
     assert any(r["learner"] == "copier" and r["flagged"] == "yes" for r in rows)
+    back = similarity.read(path)
+    assert {(p.learner, p.other) for p in back if p.flagged} == flagged(pairs) and len(back) == len(pairs)
     text = similarity.summary(pairs)
     assert "copier and (reference)" in text and "no grade changed" in text

@@ -145,6 +145,13 @@ def write(path: Path, pairs: list[Pair]) -> Path:
     return path
 
 
+def read(path: Path) -> list[Pair]:
+    """The pairs of a similarity.csv that `write` wrote."""
+    with path.open(newline="") as f:
+        return [Pair(r["assignment"], r["function"], r["learner"], r["other"], float(r["similarity"]),
+                     float(r["other_similarity"])) for r in csv.DictReader(f)]
+
+
 def summary(pairs: list[Pair], limit: int = 20) -> str:
     flagged = sorted((p for p in pairs if p.flagged), key=lambda p: -max(p.similarity, p.other_similarity))
     if not flagged:
