@@ -108,3 +108,29 @@ if callable(value):
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode != 0 and "not available in this exercise" in done.stderr, done.stderr[-1500:]
+
+
+def test_no_program_can_be_started_afresh_after_the_bans():
+    """A fresh interpreter would load PyTorch without the bans: once `no_exec` is set, none can start."""
+    code = f"""
+import os, subprocess, sys
+sys.path.insert(0, {str(ROOT)!r})
+from mhsa_ref.grading import bans
+before = subprocess.run([sys.executable, "-c", "pass"]).returncode
+assert bans.no_exec()
+try:
+    subprocess.run([sys.executable, "-c", "import torch"])
+    print("started")
+except PermissionError:
+    print("refused")
+pid = os.fork()  # a fork keeps the bans (the same memory) and the filter
+if pid == 0:
+    try:
+        os.execv(sys.executable, [sys.executable, "-c", "pass"])
+    except PermissionError:
+        os._exit(7)
+print("fork", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), "before", before)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-1500:]
+    assert done.stdout.split() == ["refused", "fork", "7", "before", "0"], done.stdout

@@ -132,13 +132,19 @@ _job = next(o for o in gc.get_objects() if isinstance(o, dict) and "notebook" in
 _ones = {"tensor": "float32", "shape": [3, 8, 4, 4], "device": "cpu", "data": ""}
 _lines = [{"job": _job, "reply": n, "result": {"v": None}, "passed": True} for n in range(1, 40)]
 _lines += [{"job": _job, "record": "test_softmax_values", "data": {"events": []}},
-           {"job": _job, "verdict": "test_softmax_values", "earned": 2}]
+           {"job": _job, "verdict": "test_softmax_values", "earned": 2},
+           {"job": _job, "timing": {"cells": 10**400}},  # a number no float holds
+           {"job": _job, "done": True, "status": 0, "reason": ""}]  # a false end: the next notebook must not pay
+_deep = '{"job": %s, "note": %s}' % (json.dumps(_job), "[" * 985 + "]" * 985)  # near the parser's depth limit
+_text = "\\n".join(json.dumps(l) for l in _lines) + "\\n" + _deep + "\\n" + "[" * 5000 + "]" * 5000 + "\\n""""
+FORGES_OUTPUT_WRITE = """
 for _fd in os.listdir("/proc/self/fd"):
     try:
         if os.readlink(f"/proc/self/fd/{_fd}").startswith("pipe:"):
-            os.write(int(_fd), ("\\n".join(json.dumps(l) for l in _lines) + "\\n").encode())
+            os.write(int(_fd), _text.encode())
     except OSError:
         pass"""
+
 
 
 def attacks(course: Path, port: int) -> dict[str, object]:
@@ -180,7 +186,10 @@ def attacks(course: Path, port: int) -> dict[str, object]:
             learner_copy("ada"), "softmax", "from mhsa_ref.attention import softmax"),
             "scaled_dot_product_attention", "from mhsa_ref.attention import scaled_dot_product_attention"),
         "patches_invoker": last(ben, PATCHES_INVOKER),
-        "forges_output": last(ben, FORGES_OUTPUT),
+        "forges_output": last(ben, FORGES_OUTPUT + FORGES_OUTPUT_WRITE),
+        # a program started afresh would load PyTorch without the bans: no program may be started
+        "execs_python": reward_if("subprocess.run([sys.executable, '-c', 'import torch; torch.softmax(torch.zeros(2), -1)'],"
+                                  " timeout=60).returncode == 0", "import subprocess"),
         "hooks_off": with_solution(learner_copy("ada"), "softmax", HOOKS_OFF),
         "kills_worker": last(learner_copy("ada"), "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)"),
     }
@@ -227,12 +236,13 @@ EXPECTED = {  # points, and a phrase of the reason or note (or None)
     "deleted_tests": (FULL, None), "untouched": (0.0, None),
     "copies_reference": (BEN, None), "delegates_to_reference": (None, None), "patches_invoker": (None, None),
     "forges_output": (None, None), "hooks_off": (None, None), "kills_worker": (None, "worker itself stopped"),
+    "execs_python": (BEN, None),
 }
 
 
 BASED_ON_BEN = {"transformer", "monkeypatch", "reads_solutions", "writes_gradebook", "reads_other_learner",
                 "detached_writer", "network", "memory", "fork_bomb", "infinite_loop", "edited_tests", "copies_reference",
-                "patches_invoker", "forges_output"}
+                "patches_invoker", "forges_output", "execs_python"}
 
 
 @pytest.fixture(scope="module")
@@ -340,7 +350,7 @@ def test_the_summary_says_who_was_graded_and_who_could_not_be(graded):
     course, jobs, refused, _ = graded
     text = grading.summary(list(jobs.values()), refused + [("zoe", A, "no 04_attention.ipynb in the submission")])
     assert "ada" in text and "17 / 17" in text and "zoe" in text and "not graded" in text
-    assert "ran longer than" in text and "graded: 28 notebook(s); could not be graded: 1" in text
+    assert "ran longer than" in text and "graded: 29 notebook(s); could not be graded: 1" in text
 
 
 def test_a_second_run_redoes_nothing_and_changes_nothing(graded):
@@ -465,7 +475,7 @@ def _feedback(plain: Path, who: str) -> str:
 
 @pytest.fixture(scope="module")
 def plain_graded(graded, tmp_path_factory):
-    """The same 28 submissions, graded by one plain `nbgrader autograde` with the repo's config (same limits)."""
+    """The same 29 submissions, graded by one plain `nbgrader autograde` with the repo's config (same limits)."""
     course, _, _, _ = graded
     plain = tmp_path_factory.mktemp("plain") / "class"
     shutil.copytree(course, plain, ignore=shutil.ignore_patterns("autograded", "feedback", "grades.csv", "gradebook.db"))

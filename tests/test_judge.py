@@ -132,6 +132,13 @@ def test_a_process_that_stops_during_a_check_scores_zero_with_a_flag():
     {"module": "M", "linears": {"__class__": {}}, "parameters": 0},
     {"nonsense": 1},
     ["not", "a", "record"],
+    {"int": "x"},
+    {"seq": 5},
+    # a few hundred bytes that would make the judge allocate gigabytes: refused before anything is allocated
+    {"module": "M", "linears": {"q": {"in": 8000, "out": 8000, "bias": None,
+                                      "weight": {"tensor": "float32", "shape": [1], "device": "cpu", "data": ""}}},
+     "parameters": 0},
+    {"module": "M", "linears": {}, "parameters": 10**9},
 ])
 def test_malformed_results_are_rejected(bad):
     got = verdicts("04_attention", {}, channel=lambda inner: Spy(inner, lambda q, r: {**r, "result": bad}))
@@ -154,6 +161,21 @@ def test_replies_that_are_not_objects_or_say_error_are_flagged():
     for change in (lambda q, r: "all passed", lambda q, r: {"error": "cannot"}, lambda q, r: {"events": []}):
         got = verdicts("04_attention", {}, channel=lambda inner: Spy(inner, change))
         assert got["test_softmax_values"].earned == 0 and got["test_softmax_values"].flag
+
+
+def test_a_function_that_changes_its_input_in_place_earns_nothing():
+    """Overwriting the input (so that the reference, computed after the call, agrees) is caught, on both sides."""
+
+    def softmax(x, dim=-1):
+        x.zero_()
+        return torch.full_like(x, 1 / x.size(dim))
+
+    remote_verdicts = verdicts("04_attention", {"softmax": softmax})
+    with contextlib.redirect_stdout(io.StringIO()):
+        direct = {o.grade_id: o for o in grade("04_attention", {**attention.CORRECT, "softmax": softmax})}
+    for grade_id in ("test_softmax_values", "test_softmax_stability", "test_softmax_dims_and_dtypes"):
+        assert remote_verdicts[grade_id].earned == 0 and "changed an input in place" in remote_verdicts[grade_id].message
+        assert direct[grade_id].earned == 0 and remote_verdicts[grade_id].message == str(direct[grade_id].error)
 
 
 def test_a_missing_function_is_named():

@@ -120,6 +120,7 @@ class _Invokers(threading.local):
     def __init__(self) -> None:
         self.stack: list = [_Direct()]
         self.sink: list[str] | None = None  # where `passed` writes instead of stdout (the judge's threads)
+        self.hold = False  # inside on_cuda: a grader must not let other threads run checks meanwhile
 
     def current(self):
         return self.stack[-1]
@@ -168,11 +169,19 @@ def call(fn: Callable, *args, name: str, rules: Rules = Rules(), context: str = 
     current = _INVOKERS.current()
     try:
         if isinstance(current, _Direct):
+            inputs = [t for t in _input_tensors(args) if t.device.type != "meta"]
+            before = [_bytes(t) for t in inputs]
             result, broken = watched(fn, args, kwargs, name=name, rules=rules, rule_first=True)
+            if not broken and any(b != _bytes(t) for b, t in zip(before, inputs)):
+                raise InPlace()
         else:
             result, broken = current.invoke(fn, args, kwargs, name=name, rules=rules, watch=True), None
     except BrokenRule as e:  # a rule broken on the way counts, even when the function then raised
         raise CheckFailure(str(e)) from None
+    except InPlace:
+        raise CheckFailure(f"`{name}` changed an input in place{where}: a function must leave the tensors it is "
+                           f"given as they were. Build new tensors (torch.full_like, torch.zeros_like) and fill them; "
+                           f"slicing an input or .view() of it gives views that share its memory.") from None
     except (CheckFailure, GraderError):
         raise
     except NotImplementedError as e:
@@ -191,6 +200,26 @@ def call(fn: Callable, *args, name: str, rules: Rules = Rules(), context: str = 
     if broken:
         raise CheckFailure(broken)
     return result
+
+
+class InPlace(Exception):
+    """The learner's function changed one of its input tensors in place (`call` says so, with its name)."""
+
+
+def _input_tensors(args: tuple) -> list[Tensor]:
+    """The tensors among a call's positional arguments (one level of tuples and lists too)."""
+    found = []
+    for a in args:
+        if isinstance(a, Tensor):
+            found.append(a)
+        elif isinstance(a, (tuple, list)):
+            found.extend(t for t in a if isinstance(t, Tensor))
+    return found
+
+
+def _bytes(t: Tensor) -> bytes:
+    data = t.detach().to("cpu").contiguous()
+    return data.reshape(-1).view(torch.uint8).numpy().tobytes() if data.numel() else b""
 
 
 class BrokenRule(Exception):
@@ -496,8 +525,15 @@ def on_cuda(fn: Callable[[], None]) -> str:
         return "the grading sandbox has no CUDA device, so the GPU run was skipped"
     previous = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    _INVOKERS.hold = True  # the TF32 flags are global: the judge keeps its lock while they are changed
     try:
         fn()
     finally:
+        _INVOKERS.hold = False
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = previous
     return f"also on {torch.cuda.get_device_name()}"
+
+
+def holding() -> bool:
+    """Whether this thread is inside a check's CUDA run (`on_cuda`), whose global settings other checks must not see."""
+    return _INVOKERS.hold

@@ -18,6 +18,11 @@ forbidden operator of that exercise, at PyTorch's dispatcher, by a kernel that r
   code is replaced in place, so every reference to them, however obtained, raises. A built-in
   (`F.one_hot` is `torch._C._nn.one_hot`) is the ATen operator of its name, banned as above.
 
+A ban holds in this process and in what it forks (the same memory), but a program started afresh
+(`subprocess.run([sys.executable, ...])`) would load PyTorch without it, so `no_exec` also forbids
+this process and its children to start any program (a seccomp filter on execve and execveat, which
+no process can remove once set).
+
 A learner's function that reaches a forbidden API anyway raises, and loses that check's points,
 whatever it did to the hooks. What it cannot be stopped from doing is computing the same thing
 itself, which is the exercise. Re-running PyTorch's own Python source (`importlib.reload`) gives
@@ -122,3 +127,48 @@ def _raiser(message: str):
         raise RuntimeError(message)
 
     return forbidden
+
+
+# seccomp: (audit arch, execve, execveat) of the machines the grader runs on
+_SYSCALLS = {"x86_64": (0xC000003E, 59, 322), "aarch64": (0xC00000B7, 221, 281)}
+
+
+def no_exec() -> bool:
+    """Forbid this process and every process it starts to execute a program (execve, execveat): EPERM.
+
+    A seccomp filter (the kernel's, set with prctl; it cannot be lifted by the process or its children).
+    Forks still work, and inherit the bans. Returns False on a machine architecture it does not know.
+    """
+    import platform
+    import struct
+
+    arch = _SYSCALLS.get(platform.machine())
+    if arch is None:
+        return False
+    audit, execve, execveat = arch
+    ld_abs, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
+    allow, deny = 0x7FFF0000, 0x00050000 | 1  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EPERM
+    program = [
+        (ld_abs, 0, 0, 4),  # the architecture
+        (jeq, 0, 5, audit),  # another ABI (i386 calls on x86_64): denied
+        (ld_abs, 0, 0, 0),  # the system call's number
+        (jge, 3, 0, 0x40000000),  # x32 calls: denied
+        (jeq, 2, 0, execve),
+        (jeq, 1, 0, execveat),
+        (ret, 0, 0, allow),
+        (ret, 0, 0, deny),
+    ]
+    filters = b"".join(struct.pack("HBBI", *f) for f in program)
+    buffer = ctypes.create_string_buffer(filters, len(filters))
+
+    class Program(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    fprog = Program(len(program), ctypes.cast(buffer, ctypes.c_void_p))
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS: needed to set a filter without privileges
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
+    if libc.prctl(22, 2, ctypes.addressof(fprog), 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP) failed")
+    return True

@@ -88,13 +88,38 @@ def grade(worker: Worker, job_id: str, notebook: str, assignment: Assignment) ->
     waiting = [0.0]
 
     def channel(request: dict) -> dict:
+        from mhsa_ref.checks._core import holding
+
         started = time.monotonic()
-        _JUDGE.release()  # other notebooks' checks go on while this one's learner code runs
+        hold = holding()  # inside a CUDA run the global TF32 settings are changed: no other check meanwhile
+        if not hold:
+            _JUDGE.release()  # other notebooks' checks go on while this one's learner code runs
         try:
             return session.request(request)
         finally:
-            _JUDGE.acquire()
+            if not hold:
+                _JUDGE.acquire()
             waiting[0] += time.monotonic() - started
+
+    try:
+        _conversation(session, assignment, cells, verdicts, channel, worker, waiting, timing)
+    except WorkerGone:  # gone before it took the notebook: the pool retries it on a new worker
+        raise
+    except Exception as e:  # noqa: BLE001 - whatever the worker sent, this notebook ends here, and only it
+        worker.kill()  # the pool starts a new worker for the next notebook
+        session.done = {"job": job_id, "done": True, "status": None,
+                        "reason": f"the grading worker sent what the grader cannot read ({type(e).__name__}) and was "
+                                  f"replaced"}
+    judging = timing.pop("_judging", 0.0)
+    reason = str((session.done or {}).get("reason") or "")
+    ordered = [verdicts.get(c.grade_id) or judge.judge_cell(assignment.plan, c, None) for c in assignment.plan.cells]
+    end = time.monotonic()
+    return Outcome(ordered, session.notes, reason, {**timing, "judging": judging, "notebook": end - start})
+
+
+def _conversation(session, assignment, cells, verdicts, channel, worker, waiting, timing) -> None:
+    """Read the notebook's messages; judge each graded cell as the notebook reaches it."""
+    from mhsa_ref.grading import judge
 
     judging = 0.0
     while (message := session.next()) is not None:
@@ -113,11 +138,10 @@ def grade(worker: Worker, job_id: str, notebook: str, assignment: Assignment) ->
         elif "note" in message:
             session.notes.append(str(message["note"])[:500])
         elif "timing" in message and isinstance(message["timing"], dict):
-            timing = {k: float(v) for k, v in message["timing"].items() if isinstance(v, (int, float))}
-    reason = str((session.done or {}).get("reason") or "")
-    ordered = [verdicts.get(c.grade_id) or judge.judge_cell(assignment.plan, c, None) for c in assignment.plan.cells]
-    end = time.monotonic()
-    return Outcome(ordered, session.notes, reason, {**timing, "judging": judging, "notebook": end - start})
+            for k, v in message["timing"].items():
+                if k in ("cells", "calls") and isinstance(v, (int, float)) and 0 <= v < 1e6:
+                    timing[k] = float(v)
+    timing["_judging"] = judging
 
 
 class Pool:

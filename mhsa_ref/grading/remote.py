@@ -15,7 +15,7 @@ Requests (judge -> sandbox), one JSON object each:
    "kwargs": {...}, "name": str, "rules": {"ops": {...}, "python": {dotted name: how}}, "grad": bool,
    "watch": bool (false: `_core.invoke`, the call as it is)}
   {"op": "value", "symbol": name}
-Replies: {"result": value, "jacobians"?: [...], "inputs_after"?: [...]}, {"raise": type, "message",
+Replies: {"result": value, "jacobians"?: [...], "changed_inputs"?: true}, {"raise": type, "message",
 "bare"}, {"violation": message}, {"missing": name}, or {"error": message} (a request it cannot read).
 """
 
@@ -27,7 +27,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from mhsa_ref.checks._core import BrokenRule, CheckFailure, Rules, watched
+from mhsa_ref.checks._core import BrokenRule, CheckFailure, InPlace, Rules, watched
 from mhsa_ref.grading import trace
 from mhsa_ref.grading.trace import TraceError
 
@@ -75,7 +75,7 @@ class Server:
             if request.get("op") == "call":
                 return self._call(request)
             raise TraceError(f"unknown request {str(request.get('op'))[:40]!r}")
-        except (TraceError, KeyError, TypeError, ValueError) as e:
+        except Exception as e:  # noqa: BLE001 - whatever went wrong answering, the judge gets a reply (and a flag)
             return {"error": f"{type(e).__name__}: {e}"[:500]}
 
     def _target(self, target: object) -> Callable | None:
@@ -111,7 +111,7 @@ class Server:
             raise TraceError("malformed arguments")
         args = tuple(args)
         inputs = trace._tensors(args)
-        before = [t.detach().clone() if t.device.type != "meta" else None for t in inputs]
+        before = [trace.snapshot(t) for t in inputs]
         rules = _rules(request.get("rules"))
         try:
             with torch.set_grad_enabled(bool(request.get("grad", True))):
@@ -131,9 +131,8 @@ class Server:
             handle = len(self.handles) + 1
             self.handles[handle] = result
             out["result"]["handle"] = handle
-        changed = [b is not None and not torch.equal(b, t.detach()) for b, t in zip(before, inputs)]
-        if any(changed):  # the learner's function changed its inputs in place
-            out["inputs_after"] = [trace.encode(t) for t in inputs]
+        if any(b is not None and b != trace.snapshot(t) for b, t in zip(before, inputs)):
+            out["changed_inputs"] = True  # the learner's function changed an input in place
         gradients = trace._jacobians(result, inputs)
         if gradients:
             out["jacobians"] = gradients
@@ -182,7 +181,12 @@ class Remote:
             raise CheckFailure(f"`{obj.__name__}` is not defined: run the cell that defines it, or write it.")
         if "result" not in reply:
             raise TraceError("a reply has no value")
-        return trace.decode(reply["result"])
+        try:
+            return trace.decode(reply["result"])
+        except TraceError:
+            raise
+        except Exception as e:  # noqa: BLE001
+            raise TraceError(f"a reply could not be read ({type(e).__name__}: {str(e)[:200]})") from None
 
     def invoke(self, fn: Callable, args: tuple, kwargs: dict, *, name: str = "", rules: Rules = Rules(),
                watch: bool = False) -> Any:
@@ -199,19 +203,24 @@ class Remote:
                    "rules": rules_payload(rules), "grad": torch.is_grad_enabled(), "watch": watch}
         reply = self._ask(request)
         if "missing" in reply:
-            raise CheckFailure(f"`{reply['missing']}` is not defined: run the cell that defines it, or write it.")
+            raise CheckFailure(f"`{str(reply['missing'])[:60]}` is not defined: run the cell that defines it, or write it.")
         if "violation" in reply:
             raise CheckFailure(str(reply["violation"])[:2000])
         if "raise" in reply:
             raise trace._exception(reply)
         if "result" not in reply:
             raise TraceError("a reply has no result")
-        inputs = trace._tensors(args)
-        if "inputs_after" in reply:
-            trace._apply_in_place(inputs, reply["inputs_after"])
-        result = trace.decode(reply["result"])
-        if "jacobians" in reply:
-            result = trace._with_gradients(result, inputs, reply["jacobians"])
+        if watch and reply.get("changed_inputs"):
+            # never copied into the judge's own inputs: the reference runs on what the check chose
+            raise InPlace()
+        try:
+            result = trace.decode(reply["result"])
+            if "jacobians" in reply:
+                result = trace._with_gradients(result, trace._tensors(args), reply["jacobians"])
+        except TraceError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a malformed value is the record's fault, flagged
+            raise TraceError(f"a reply could not be read ({type(e).__name__}: {str(e)[:200]})") from None
         return result
 
 

@@ -216,15 +216,42 @@ class Worker:
 
         Raises WorkerGone if the worker was gone before it took the notebook.
         """
+        deadline = time.monotonic() + self.limits.notebook_s + self.MARGIN_S
         try:
-            self._send({**job, "limits": self.limits.as_dict()})
+            self._send({**job, "limits": self.limits.as_dict()}, deadline)
         except (OSError, ValueError) as e:  # a broken pipe: the worker has died
             raise WorkerGone(f"the grading worker was gone ({type(e).__name__})") from e
-        return Session(self, job["job"], time.monotonic() + self.limits.notebook_s + self.MARGIN_S)
+        return Session(self, job["job"], deadline)
 
-    def _send(self, obj: dict) -> None:
-        self.process.stdin.write((json.dumps(obj, separators=(",", ":")) + "\n").encode())
-        self.process.stdin.flush()
+    def _send(self, obj: dict, deadline: float | None = None) -> None:
+        """Write one line to the worker, reading what it writes meanwhile (kept for `_readline`), by `deadline`.
+
+        A worker whose notebook floods its output while the grader writes a large request would otherwise
+        block both sides; past the deadline the worker is killed (then the caller reads its end).
+        """
+        data = memoryview((json.dumps(obj, separators=(",", ":")) + "\n").encode())
+        fd_in, fd_out = self.process.stdin.fileno(), self.process.stdout.fileno()
+        os.set_blocking(fd_in, False)
+        try:
+            while data:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    self.timed_out = True
+                    self.kill()
+                    raise BrokenPipeError("the worker took no input before the deadline")
+                readable, writable, _ = select.select([fd_out], [fd_in], [], 1.0 if left is None else min(left, 1.0))
+                if writable:
+                    try:
+                        data = data[os.write(fd_in, data):]
+                    except BlockingIOError:
+                        pass
+                if readable:
+                    chunk = os.read(fd_out, 1 << 16)
+                    if not chunk:
+                        raise BrokenPipeError("the worker closed its output")
+                    self._buffer += chunk
+        finally:
+            os.set_blocking(fd_in, True)
 
     def kill(self) -> None:
         if self.process.poll() is None:
@@ -263,7 +290,7 @@ class Session:
         while (line := self.worker._readline(self.deadline)) is not None:
             try:
                 message = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
             if not isinstance(message, dict) or message.get("job") != self.job:
                 continue
@@ -290,9 +317,9 @@ class Session:
         self._next_request += 1
         number = self._next_request
         try:
-            self.worker._send({**payload, "job": self.job, "request": number})
+            self.worker._send({**payload, "job": self.job, "request": number}, self.deadline)
         except (OSError, ValueError):
-            pass  # the worker is gone: its end is read below
+            pass  # the worker is gone or was killed: its end is read below
         while (message := self.next()) is not None:
             if message.get("reply") == number:
                 return message
@@ -306,6 +333,6 @@ class Session:
         """The judge is done with this graded cell: the notebook goes on."""
         if self.done is None:
             try:
-                self.worker._send({"job": self.job, "end": grade_id})
+                self.worker._send({"job": self.job, "end": grade_id}, self.deadline)
             except (OSError, ValueError):
                 pass

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from mhsa_ref.checks._core import GraderError
 
 MAX_TENSOR_BYTES = 64 * 2**20  # per tensor; a result larger than that is not an answer to these checks
+MAX_EXTRA_PARAMETERS = 2**22  # a learner module's parameters outside its nn.Linear layers (counted, never used)
 DTYPES = {str(d).removeprefix("torch."): d for d in (torch.float16, torch.bfloat16, torch.float32, torch.float64,
                                                      torch.int8, torch.uint8, torch.int16, torch.int32, torch.int64,
                                                      torch.bool, torch.complex64)}
@@ -170,16 +171,24 @@ class ReplayModule(nn.Module):
     def __init__(self, obj: dict) -> None:
         super().__init__()
         self._class_name = str(obj["module"])[:60]
+        if not isinstance(obj["linears"], dict) or len(obj["linears"]) > 64:
+            raise TraceError("malformed module record")
         for name, spec in obj["linears"].items():
             if not (isinstance(name, str) and name.isidentifier() and not name.startswith("_")):
                 raise TraceError("malformed module record")
-            linear = nn.Linear(int(spec["in"]), int(spec["out"]), bias=spec["bias"] is not None)
-            with torch.no_grad():
-                linear.weight.copy_(_decode_tensor(spec["weight"]))
-                if linear.bias is not None:
-                    linear.bias.copy_(_decode_tensor(spec["bias"]))
+            n_in, n_out = int(spec["in"]), int(spec["out"])
+            weight = _decode_tensor(spec["weight"])  # sized by its bytes, before anything is allocated for it
+            bias = None if spec["bias"] is None else _decode_tensor(spec["bias"])
+            if tuple(weight.shape) != (n_out, n_in) or (bias is not None and tuple(bias.shape) != (n_out,)):
+                raise TraceError("a module record's weights do not fit its sizes")
+            linear = nn.Linear(n_in, n_out, bias=bias is not None, device="meta")
+            linear.weight = nn.Parameter(weight.to(torch.float32) if not weight.is_floating_point() else weight)
+            if bias is not None:
+                linear.bias = nn.Parameter(bias if bias.is_floating_point() else bias.to(torch.float32))
             setattr(self, name, linear)
         extra = int(obj["parameters"]) - sum(p.numel() for p in self.parameters())
+        if extra > MAX_EXTRA_PARAMETERS:
+            raise TraceError("a module record counts more parameters than any exercise's module has")
         if extra > 0:  # parameters outside nn.Linear layers: counted, not needed
             self.other_parameters = nn.Parameter(torch.zeros(extra))
 
@@ -190,12 +199,20 @@ class ReplayModule(nn.Module):
 def _decode_module(obj: dict) -> nn.Module:
     try:
         module = ReplayModule(obj)
-    except (KeyError, TypeError, ValueError) as e:
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as e:
         raise TraceError(f"malformed module record: {e}") from None
     module.__class__ = type(module._class_name if module._class_name.isidentifier() else "Module", (ReplayModule,), {})
     handle = obj.get("handle")
     module._handle = handle if isinstance(handle, int) else None
     return module
+
+
+def snapshot(t: Tensor) -> bytes | None:
+    """A tensor's bytes (NaN included, unlike torch.equal), to tell whether a call changed it; None on meta."""
+    if t.device.type == "meta":
+        return None
+    data = t.detach().to("cpu").contiguous()
+    return data.reshape(-1).view(torch.uint8).numpy().tobytes() if data.numel() else b""
 
 
 def _tensors(args: tuple) -> list[Tensor]:
@@ -207,18 +224,6 @@ def _tensors(args: tuple) -> list[Tensor]:
         elif isinstance(a, (tuple, list)):
             found.extend(t for t in a if isinstance(t, Tensor))
     return found
-
-
-def _apply_in_place(inputs: list[Tensor], recorded: object) -> None:
-    if not isinstance(recorded, list) or len(recorded) != len(inputs):
-        raise TraceError("malformed record of inputs changed in place")
-    for tensor, obj in zip(inputs, recorded):
-        after = decode(obj)
-        if not isinstance(after, Tensor) or after.shape != tensor.shape or after.dtype != tensor.dtype:
-            raise TraceError("a recorded in-place change does not fit the grader's input")
-        if tensor.device.type != "meta":
-            with torch.no_grad():
-                tensor.copy_(after.to(tensor.device))
 
 
 MAX_JACOBIAN = 2**16  # entries per (result, input) pair: the checks' gradient tests use small tensors

@@ -181,6 +181,7 @@ def _child(job: dict, out, requests: int) -> None:
         from mhsa_ref.grading import bans, remote
 
         bans.install(job.get("bans", {}).get("ops", {}), job.get("bans", {}).get("python", {}))
+        bans.no_exec()  # and no program started afresh, which would load PyTorch without the bans
         _limits(job["limits"])
         scratch = os.path.join(WORKER_DIR, "scratch")
         os.makedirs(scratch, exist_ok=True)
@@ -247,7 +248,7 @@ def _child(job: dict, out, requests: int) -> None:
             while (line := inbox.next()) is not None:
                 try:
                     message = json.loads(line)
-                except ValueError:
+                except (ValueError, RecursionError):
                     continue
                 if not isinstance(message, dict):
                     continue
@@ -391,7 +392,7 @@ def _run(job: dict, in_sandbox: bool, stdin: Lines) -> None:
         nonlocal cell_started
         try:
             message = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             return
         if isinstance(message, dict) and message.get("job") == job["job"] and ("request" in message or "end" in message):
             cell_started = time.monotonic()  # each call has the cell's time limit
@@ -432,7 +433,7 @@ def _run(job: dict, in_sandbox: bool, stdin: Lines) -> None:
         for line in lines:
             try:
                 message = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
             if isinstance(message, dict) and message.get("job") == job["job"]:
                 if "cell" in message or "reply" in message or "test" in message:
@@ -440,7 +441,9 @@ def _run(job: dict, in_sandbox: bool, stdin: Lines) -> None:
                 if message.get("finished"):
                     finished = True
                     continue
-                sys.stdout.write(line + "\n")
+                if "done" in message or "ready" in message:  # only this process says a notebook is done
+                    continue
+                sys.stdout.write(json.dumps(message, separators=(",", ":")) + "\n")
         sys.stdout.flush()
     os.close(request_write)
     _, raw = os.waitpid(pid, 0)
@@ -479,7 +482,7 @@ def main(argv: list[str] | None = None) -> None:
     while (line := stdin.next()) is not None:
         try:
             job = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         if isinstance(job, dict) and "notebook" in job:  # a stray request of a notebook already over: skipped
             _run(job, in_sandbox, stdin)

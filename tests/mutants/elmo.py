@@ -98,7 +98,7 @@ MUTANTS = {
     "targets_swapped": Mutant("bidirectional_targets", targets_swapped, "swapped"),
     "targets_zero_fill": Mutant("bidirectional_targets", targets_zero_fill, "hold 0"),
     "targets_roll": Mutant("bidirectional_targets", targets_roll, "wrap around"),
-    "targets_in_place": Mutant("bidirectional_targets", targets_in_place, "changed ids in place"),
+    "targets_in_place": Mutant("bidirectional_targets", targets_in_place, "changed an input in place"),
     "targets_cpu_padding": Mutant("bidirectional_targets", targets_cpu_padding, "fixed device"),
     "targets_minus_one": Mutant("bidirectional_targets", targets_minus_one, "hold −1"),
     "targets_stacked": Mutant("bidirectional_targets", targets_stacked, "should return 2 results (fwd, bwd)"),
