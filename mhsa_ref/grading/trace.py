@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from mhsa_ref.checks._core import GraderError
+from mhsa_ref.checks._core import GraderError, _bytes, _input_tensors
 
 MAX_TENSOR_BYTES = 64 * 2**20  # per tensor; a result larger than that is not an answer to these checks
 MAX_EXTRA_PARAMETERS = 2**22  # a learner module's parameters outside its nn.Linear layers (counted, never used)
@@ -207,23 +207,13 @@ def _decode_module(obj: dict) -> nn.Module:
     return module
 
 
+# a tensor's bytes (None on meta) and the tensors among a call's arguments: the checks' own helpers
 def snapshot(t: Tensor) -> bytes | None:
     """A tensor's bytes (NaN included, unlike torch.equal), to tell whether a call changed it; None on meta."""
-    if t.device.type == "meta":
-        return None
-    data = t.detach().to("cpu").contiguous()
-    return data.reshape(-1).view(torch.uint8).numpy().tobytes() if data.numel() else b""
+    return None if t.device.type == "meta" else _bytes(t)
 
 
-def _tensors(args: tuple) -> list[Tensor]:
-    """The tensors among a call's positional arguments (one level of tuples and lists too)."""
-    found = []
-    for a in args:
-        if isinstance(a, Tensor):
-            found.append(a)
-        elif isinstance(a, (tuple, list)):
-            found.extend(t for t in a if isinstance(t, Tensor))
-    return found
+_tensors = _input_tensors
 
 
 MAX_JACOBIAN = 2**16  # entries per (result, input) pair: the checks' gradient tests use small tensors
