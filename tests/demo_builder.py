@@ -10,6 +10,7 @@ after changing an exercise.
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import nbformat
@@ -520,6 +521,33 @@ def build(learner: str, assignment: str) -> nbformat.NotebookNode:
     if missing:
         raise KeyError(f"{assignment} has no solution cells named {sorted(missing)}; update ANSWERS")
     return nb
+
+
+PRINTED_ROW = "tensor([[ 0.1234, -0.5678,  0.9012, -0.3456,  0.7890, -0.1234,  0.5678, -0.9012,  0.3456]])\n"
+
+
+def write_with_outputs(nb: nbformat.NotebookNode, target: Path, megabytes: int) -> int:
+    """Save `nb` as a learner who printed a large tensor and saved would: `megabytes` MiB of stored outputs.
+
+    The first code cell keeps a printed tensor as Jupyter stores a stream (a list of lines) and an
+    image (one long base64 string). Written piece by piece, so the test never holds it in memory.
+    Returns the file's size in bytes.
+    """
+    nb = copy.deepcopy(nb)
+    cell = next(c for c in nb.cells if c.cell_type == "code")
+    image = "iVBORw0KGgo" * (2**20 // 11)  # 1 MiB of what a PNG's base64 looks like
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="@@ROWS@@"),
+                    nbformat.v4.new_output("display_data", data={"image/png": image})]
+    head, tail = nbformat.writes(nb).split('"@@ROWS@@"')  # inside the list of lines nbformat writes
+    row = json.dumps(PRINTED_ROW)
+    block = ",\n".join([row] * 10_000)  # 10,000 rows a write
+    blocks = max(1, -(-(megabytes * 2**20 - len(image)) // (len(block) + 2)))  # rounded up
+    with target.open("w", encoding="utf-8") as f:
+        f.write(head)
+        for i in range(blocks):
+            f.write(block + (",\n" if i < blocks - 1 else ""))
+        f.write(tail)
+    return target.stat().st_size
 
 
 def path_of(learner: str, assignment: str) -> Path:

@@ -192,6 +192,8 @@ def attacks(course: Path, port: int) -> dict[str, object]:
                                   " timeout=60).returncode == 0", "import subprocess"),
         "hooks_off": with_solution(learner_copy("ada"), "softmax", HOOKS_OFF),
         "kills_worker": last(learner_copy("ada"), "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)"),
+        # issue 25: ada's notebook saved with 300 MiB of printed tensor: graded in seconds, full marks
+        "saved_outputs": lambda target: demo_builder.write_with_outputs(learner_copy("ada"), target, 300),
     }
 
 
@@ -236,7 +238,7 @@ EXPECTED = {  # points, and a phrase of the reason or note (or None)
     "deleted_tests": (FULL, None), "untouched": (0.0, None),
     "copies_reference": (BEN, None), "delegates_to_reference": (None, None), "patches_invoker": (None, None),
     "forges_output": (None, None), "hooks_off": (None, None), "kills_worker": (None, "worker itself stopped"),
-    "execs_python": (BEN, None),
+    "execs_python": (BEN, None), "saved_outputs": (FULL, None),
 }
 
 
@@ -261,7 +263,10 @@ def graded(tmp_path_factory):
         folder = course / "submitted" / who / A
         folder.mkdir(parents=True)
         target = folder / f"{A}.ipynb"
-        target.write_bytes(nb) if isinstance(nb, bytes) else nbformat.write(nb, target)
+        if callable(nb):
+            nb(target)
+        else:
+            target.write_bytes(nb) if isinstance(nb, bytes) else nbformat.write(nb, target)
     os.environ.pop("MHSA_DB_URL", None)
     start = time.monotonic()
     jobs, refused = grading.run(course, workers=2, limits=LIMITS, progress=False)
@@ -350,7 +355,7 @@ def test_the_summary_says_who_was_graded_and_who_could_not_be(graded):
     course, jobs, refused, _ = graded
     text = grading.summary(list(jobs.values()), refused + [("zoe", A, "no 04_attention.ipynb in the submission")])
     assert "ada" in text and "17 / 17" in text and "zoe" in text and "not graded" in text
-    assert "ran longer than" in text and "graded: 29 notebook(s); could not be graded: 1" in text
+    assert "ran longer than" in text and "graded: 30 notebook(s); could not be graded: 1" in text
 
 
 def test_a_second_run_redoes_nothing_and_changes_nothing(graded):
@@ -475,7 +480,7 @@ def _feedback(plain: Path, who: str) -> str:
 
 @pytest.fixture(scope="module")
 def plain_graded(graded, tmp_path_factory):
-    """The same 29 submissions, graded by one plain `nbgrader autograde` with the repo's config (same limits)."""
+    """The same 30 submissions, graded by one plain `nbgrader autograde` with the repo's config (same limits)."""
     course, _, _, _ = graded
     plain = tmp_path_factory.mktemp("plain") / "class"
     shutil.copytree(course, plain, ignore=shutil.ignore_patterns("autograded", "feedback", "grades.csv", "gradebook.db"))

@@ -46,7 +46,7 @@ def test_make_printed_grades_and_locations(made):
     for place in ("_build/html/index.html", "feedback", "grades.csv"):
         assert place in made.stdout
     # ben's new functions are ada's (tests/demo_builder.py): the copy-similarity summary names them
-    assert "similarity:" in made.stdout and "attention_entropy: ada and ben: 100% / 100%" in made.stdout
+    assert "similarity:" in made.stdout and "attention_entropy:\n    ada and ben: 100% / 100%" in made.stdout
     for assignment in DEMO_GRADES["ben"]:
         assert (ROOT / "feedback" / "ben" / assignment / f"{assignment}.html").exists()
 

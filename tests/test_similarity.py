@@ -89,3 +89,23 @@ def test_the_report_is_written_and_summarised(pairs, tmp_path):
     assert {(p.learner, p.other) for p in back if p.flagged} == flagged(pairs) and len(back) == len(pairs)
     text = similarity.summary(pairs)
     assert "copier and (reference)" in text and "no grade changed" in text
+
+
+def test_the_summary_stays_readable_for_a_class():
+    """25 near-identical notebooks flag hundreds of pairs: the 10 strongest, grouped by function, then one count line."""
+    learners = [f"learner{i:02d}" for i in range(25)]
+    pairs = [similarity.Pair(A, function, a, b, 0.8 + (i % 7) / 100, 0.9)
+             for function in ("merge_heads", "multi_head_self_attention")
+             for i, (a, b) in enumerate((a, b) for a in learners for b in learners if a < b)]
+    pairs.append(similarity.Pair("04_attention", "softmax", "copier", similarity.REFERENCE, 1.0, 1.0))
+    text = similarity.summary(pairs)
+    lines = text.splitlines()
+    shown = [line for line in lines if line.startswith("    ")]
+    assert len(shown) == 10 and len(lines) <= 10 + 3 + 2  # header, at most one line per function, the count
+    assert lines[1] == "  04_attention softmax:" and lines[2] == "    copier and (reference): 100% / 100%"  # highest first
+    headers = [line for line in lines if line.startswith("  ") and not line.startswith("    ") and line.endswith(":")]
+    assert len(headers) == len(set(headers))  # each function once
+    assert lines[-1] == (f"  … and {len(pairs) - 10} more pair(s) at or above 80%, in 2 function(s): "
+                         f"all in similarity.csv")
+    few = similarity.summary(pairs[:3])
+    assert "more pair" not in few and len(few.splitlines()) == 1 + 1 + 3 + 1

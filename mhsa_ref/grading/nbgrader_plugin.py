@@ -3,10 +3,11 @@
 The repo's `nbgrader_config.py` changes three things in `nbgrader autograde`, and one in
 `generate_feedback`:
 
-* `SubmissionExporter` (Autograde's exporter): a submission that is not a notebook (malformed
-  JSON, not UTF-8, the wrong structure) or that nbgrader's sanitizing cannot handle is graded
-  anyway, in place of the notebook nbgrader keeps: the instructor's release copy, with a warning
-  that says why. Stock nbgrader drops such a learner, or stops the whole class.
+* `SubmissionExporter` (Autograde's exporter): the submission's stored outputs are dropped as it
+  is read (`submission.py`), before nbgrader parses or sanitizes anything; a submission that is
+  not a notebook (malformed JSON, the wrong structure) or that nbgrader's sanitizing cannot
+  handle is graded anyway, in place of the notebook nbgrader keeps: the instructor's release
+  copy, with a warning that says why. Stock nbgrader drops such a learner, or stops the whole class.
 * `RepairCells` (in place of nbgrader's `DeduplicateIds`): every cell of the instructor's
   notebook exactly once, with the instructor's nbgrader metadata, whatever the learner did to
   the cells: the first copy of a duplicated cell is kept (stock nbgrader leaves an empty metadata
@@ -48,6 +49,7 @@ from nbgrader.preprocessors import ClearSolutions, NbGraderPreprocessor
 
 # torch-free: the workers start before this process imports torch and the checks (for the judge)
 from mhsa_ref.grading import pool as pooling
+from mhsa_ref.grading import submission
 from mhsa_ref.grading.sandbox import Limits
 
 _HIDDEN = "### BEGIN HIDDEN TESTS"
@@ -119,7 +121,10 @@ class SubmissionExporter(NotebookExporter):
 
     def from_file(self, file_stream, resources=None, **kw):
         try:
-            nb = nbformat.read(file_stream, as_version=4)
+            # the stored outputs are dropped while the file is read, before nbformat or nbgrader parses anything
+            name = getattr(file_stream, "name", None)
+            text = submission.read(Path(name)) if isinstance(name, str) else file_stream.read()
+            nb = nbformat.reads(text, as_version=4)
             if not isinstance(nb.get("cells"), list):
                 raise ValueError("it has no list of cells")
         except Exception as e:  # noqa: BLE001 - whatever the file holds, the learner is graded
@@ -243,16 +248,15 @@ class _Session:
                 refused.add(name)
 
     def submit(self, student: str, name: str, path: Path, root: Path, *, priority: int):
-        text, reason = pooling.read_submission(path)
-        digest = hashlib.sha256(text.encode()).hexdigest()
+        digest = _digest(path)
+        text, reason = submission.read_submission(path)
         future = self.pool.submit(f"{student}/{name}", text, self.assignment(root, name), priority=priority)
         return digest, future, reason
 
     def outcome(self, root: Path, submitted: Path, student: str, name: str, notebook: str):
         path = submitted / f"{notebook}.ipynb"
-        text, _ = pooling.read_submission(path)
         entry = self.ahead.pop((student, name, notebook), None)
-        ahead = entry is not None and entry[0] == hashlib.sha256(text.encode()).hexdigest()
+        ahead = entry is not None and entry[0] == _digest(path)
         if not ahead:
             entry = self.submit(student, name, path, root, priority=0)  # not graded ahead, or changed since
         _, future, reason = entry
@@ -266,6 +270,15 @@ class _Session:
                 f.write(json.dumps({"student": student, "assignment": name, "ahead": ahead, "waited": waited,
                                     **outcome.timing}) + "\n")
         return outcome
+
+
+def _digest(path: Path) -> str:
+    """The file's bytes, hashed as they stream by ("" when it cannot be read): graded ahead, then still the same?"""
+    try:
+        with path.open("rb") as f:
+            return hashlib.file_digest(f, "sha256").hexdigest()
+    except OSError:
+        return ""
 
 
 def _to_grade(converter) -> list[tuple[str, str, Path]]:

@@ -67,14 +67,6 @@ def _warm_judge() -> None:
         warm_up()
 
 
-def read_submission(path: Path) -> tuple[str, str]:
-    """A submission's text, and why it could not be read ("" when it could)."""
-    try:
-        return path.read_text(encoding="utf-8", errors="replace"), ""
-    except OSError as e:
-        return "", f"the notebook could not be read: {e}"
-
-
 def grade(worker: Worker, job_id: str, notebook: str, assignment: Assignment) -> Outcome:
     """One notebook: run by the sandboxed worker, each graded cell decided here as the notebook reaches it."""
     from mhsa_ref.grading import judge

@@ -26,6 +26,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +34,8 @@ import nbformat
 
 import mhsa_ref
 from mhsa_ref.grading import judge as J
-from mhsa_ref.grading.pool import pool_size, quick_exit, read_submission
+from mhsa_ref.grading.pool import pool_size, quick_exit
+from mhsa_ref.grading.submission import read_submission
 from mhsa_ref.grading.sandbox import Limits, SandboxUnavailable
 
 VERDICTS = "mhsa-verdicts.json"
@@ -57,6 +59,7 @@ class Job:
     reason: str = ""  # why the notebook could not be graded in full (still scored: missing cells are 0)
     notes: list[str] = field(default_factory=list)
     cached: bool = False
+    text: str | None = field(default=None, repr=False)  # the notebook as graded, without its stored outputs
 
     @property
     def earned(self) -> float:
@@ -138,7 +141,10 @@ def _verdicts_path(course: Path, job: Job) -> Path:
 
 
 def _key(job: Job) -> str:
-    return hashlib.sha256(job.path.read_bytes() + job.assignment.key.encode()).hexdigest()
+    with job.path.open("rb") as f:  # streamed: a notebook of any size is hashed in a little memory
+        digest = hashlib.file_digest(f, "sha256")
+    digest.update(job.assignment.key.encode())
+    return digest.hexdigest()
 
 
 def load_kept(course: Path, job: Job) -> bool:
@@ -167,7 +173,10 @@ def keep(course: Path, job: Job) -> None:
 def write_gradebook(course: Path, db_url: str, jobs: list[Job]) -> None:
     from nbgrader.api import Gradebook, MissingEntry
 
-    with Gradebook(db_url, "mhsa") as gb:
+    from mhsa_ref.grading import ignore_nbgrader_session_warning
+
+    with warnings.catch_warnings(), Gradebook(db_url, "mhsa") as gb:
+        ignore_nbgrader_session_warning()  # again: a caller (pytest) may have reset the filters since the import
         for job in jobs:
             name = job.assignment.name
             gb.update_or_create_student(job.student)
@@ -250,8 +259,8 @@ def run(course: Path, *, assignment: str | None = None, workers: int | None = No
         with cluster.grader(workers, limits, sandboxed=sandboxed, address=scheduler) as dask:
             items = []
             for job in todo:
-                notebook, job.reason = read_submission(job.path)
-                items.append((job, f"{job.student}/{job.assignment.name}", notebook, job.assignment))
+                job.text, job.reason = read_submission(job.path)
+                items.append((job, f"{job.student}/{job.assignment.name}", job.text, job.assignment))
             for job, outcome in dask.grade(items):  # SandboxUnavailable (no worker can grade) ends the run here
                 job.verdicts, job.notes = outcome.verdicts, job.notes + outcome.notes
                 job.reason = job.reason or outcome.reason

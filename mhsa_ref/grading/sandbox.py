@@ -155,7 +155,7 @@ class Worker:
     def __init__(self, limits: Limits, *, sandboxed: bool = True) -> None:
         self.limits = limits
         started = time.monotonic()
-        self._buffer = b""
+        self._buffer = bytearray()
         self.errors = tempfile.TemporaryFile(mode="w+")  # the worker's own stderr: why it could not start
         self.process = subprocess.Popen(command(limits, sandboxed=sandboxed), stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=self.errors, bufsize=0)
@@ -181,7 +181,9 @@ class Worker:
         """The worker's next line; None at the end of its output, or at the deadline (then it is killed)."""
         fd = self.process.stdout.fileno()
         self.timed_out = False
-        while b"\n" not in self._buffer:
+        scanned = 0  # no newline before here: a long line is searched once, not once per chunk
+        while (end := self._buffer.find(b"\n", scanned)) < 0:
+            scanned = len(self._buffer)
             left = deadline - time.monotonic()
             if left <= 0:
                 self.timed_out = True
@@ -193,7 +195,8 @@ class Worker:
             if not chunk:
                 return None
             self._buffer += chunk
-        line, self._buffer = self._buffer.split(b"\n", 1)
+        line = bytes(self._buffer[:end])
+        del self._buffer[:end + 1]
         return line.decode(errors="replace")
 
     def _said(self, first: str) -> str:

@@ -34,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mhsa_ref.grading.submission import read_submission
+
 THRESHOLD = 0.8  # share of a function's tokens found in the other function: flagged at or above it
 NOISE = 20  # k: the length of the k-grams (characters of filtered code), copydetect's noise threshold
 WINDOW = 4  # winnowing window: any match of NOISE + WINDOW - 1 characters or more is found
@@ -152,17 +154,32 @@ def read(path: Path) -> list[Pair]:
                      float(r["other_similarity"])) for r in csv.DictReader(f)]
 
 
-def summary(pairs: list[Pair], limit: int = 20) -> str:
-    flagged = sorted((p for p in pairs if p.flagged), key=lambda p: -max(p.similarity, p.other_similarity))
+def summary(pairs: list[Pair], limit: int = 10) -> str:
+    """The `limit` flagged pairs with the highest scores, grouped by function; the rest as one line that counts them.
+
+    A class of mostly identical notebooks flags hundreds of pairs; an instructor reads the strongest
+    few, and similarity.csv holds every one.
+    """
+    flagged = sorted((p for p in pairs if p.flagged),
+                     key=lambda p: (-max(p.similarity, p.other_similarity), p.assignment, p.function, p.learner, p.other))
     if not flagged:
         return f"similarity: no pair at or above {THRESHOLD:.0%} (similarity.csv)"
-    lines = [f"similarity: {len(flagged)} pair(s) at or above {THRESHOLD:.0%}, for a person to look at "
-             f"(no grade changed; all in similarity.csv):"]
-    for p in flagged[:limit]:
-        lines.append(f"  {p.assignment} {p.function}: {p.learner} and {p.other}: "
-                     f"{p.similarity:.0%} / {p.other_similarity:.0%}")
+    shown = flagged[:limit]
+    lines = [f"similarity: {len(flagged)} pair(s) at or above {THRESHOLD:.0%}, for a person to look at (no grade "
+             f"changed){f'; the {len(shown)} highest' if len(flagged) > limit else ''}:"]
+    groups: dict[tuple[str, str], list[Pair]] = {}
+    for p in shown:  # each function once, in the order of its highest pair
+        groups.setdefault((p.assignment, p.function), []).append(p)
+    for (assignment, function), members in groups.items():
+        lines.append(f"  {assignment} {function}:")
+        lines += [f"    {p.learner} and {p.other}: {p.similarity:.0%} / {p.other_similarity:.0%}" for p in members]
     if len(flagged) > limit:
-        lines.append(f"  … and {len(flagged) - limit} more")
+        rest = flagged[limit:]
+        functions = len({(p.assignment, p.function) for p in rest})
+        lines.append(f"  … and {len(rest)} more pair(s) at or above {THRESHOLD:.0%}, in {functions} function(s): "
+                     f"all in similarity.csv")
+    else:
+        lines.append("  (all in similarity.csv)")
     return "\n".join(lines)
 
 
@@ -180,10 +197,10 @@ def report(course: Path, jobs) -> list[Pair]:
         skeleton = definitions(released.read_text(errors="replace"), set(reference)) if released.exists() else {}
         submissions = {}
         for job in group:
-            try:
-                submissions[job.student] = job.path.read_text(encoding="utf-8", errors="replace")
-            except OSError:
-                continue
+            # without its stored outputs, as it was graded (read again only if it was not graded in this run)
+            text, unread = (job.text, "") if job.text is not None else read_submission(job.path)
+            if not unread:
+                submissions[job.student] = text
         pairs += compare(name, reference, skeleton, submissions)
     write(course / "similarity.csv", pairs)
     return pairs

@@ -143,11 +143,14 @@ class Lines:
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
-        self.buffer = b""
+        self.buffer = bytearray()
+        self.scanned = 0  # the buffer holds no newline before here: a long line is searched once, not per chunk
         self.closed = False
 
     def pending(self) -> bool:
-        return b"\n" in self.buffer
+        end = self.buffer.find(b"\n", self.scanned)
+        self.scanned = len(self.buffer) if end < 0 else end
+        return end >= 0
 
     def feed(self) -> bool:
         """Read what is there (call when select says so); False at the end of the stream."""
@@ -159,9 +162,11 @@ class Lines:
         return True
 
     def take(self) -> str | None:
-        if b"\n" not in self.buffer:
+        if not self.pending():
             return None
-        line, self.buffer = self.buffer.split(b"\n", 1)
+        line = bytes(self.buffer[:self.scanned])
+        del self.buffer[:self.scanned + 1]
+        self.scanned = 0
         return line.decode(errors="replace")
 
     def next(self) -> str | None:
