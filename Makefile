@@ -61,7 +61,9 @@ $(INSTALLED): pyproject.toml constraints.txt | $(if $(GRADING_GOALS),system-pack
 	  || { echo "make: '$(PYTHON) -m venv' failed; on Debian or Ubuntu: apt-get install python3-venv"; exit 1; }
 	@# pip compiles every installed file on one core; compileall does the same on every core (about 45 s less here).
 	@# As with pip, a file that does not compile (test data written for a newer Python) is skipped.
-	$(BIN)/python -m pip install --quiet --no-compile -c constraints.txt -e '.[book,grading,test]'
+	@# --quiet twice: pip's errors only, not the warnings a machine's own pip configuration causes (an index folder
+	@# it names that does not exist); a failed install still stops make with pip's error.
+	$(BIN)/python -m pip install --quiet --quiet --no-compile -c constraints.txt -e '.[book,grading,test]'
 	$(BIN)/python -m compileall -q -j 0 "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
 	  > /dev/null || true
 	touch $@
