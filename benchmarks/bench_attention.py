@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import statistics
 import sys
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from torch.utils import benchmark
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import mhsa_ref  # noqa: E402
+from mhsa_ref.backend import machine  # noqa: E402
 
 TARGETS = {"explicit": 1.3, "fused": 1.05}
 
@@ -109,17 +109,6 @@ def table(rows: list[Row]) -> str:
         lines.append(f"| {r.device} | {r.dtype} | {r.shape} | {r.name} | {r.median_ms:.2f} | "
                      f"{r.tflops:.3f} | {r.baseline} | {ratio} | {target} |")
     return "\n".join(lines)
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    gpu = f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ", no GPU"
-    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads{gpu}"
 
 
 def main(argv: list[str] | None = None) -> int:

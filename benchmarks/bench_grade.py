@@ -21,6 +21,11 @@ time goes: worker start, the notebook's cells, the learner's calls in the sandbo
 seconds summed over the notebooks), then gradebook, feedback and export (wall seconds). Usage:
 
     python benchmarks/bench_grade.py [--learners 2,4,8] [--assignments 04_attention,06_split_heads]
+    python benchmarks/bench_grade.py --saved-outputs 300
+
+The second form grades ada and ben with and without a third notebook, ada's saved with 300 MiB of
+stored outputs (a learner who printed a large tensor and saved), by all three graders: the
+difference is what such a notebook costs each of them.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import demo_builder  # noqa: E402
-from bench_attention import machine  # noqa: E402
+from mhsa_ref.backend import machine  # noqa: E402
 
 from mhsa_ref.grading.nbgrader_plugin import TIMES_ENV  # noqa: E402
 from mhsa_ref.grading.run import PHASES, WORKER_PHASES  # noqa: E402
@@ -123,12 +128,54 @@ def plain_arm(root: Path, assignments: list[str]) -> tuple[float, dict]:
     return wall, phases
 
 
+def saved_outputs(megabytes: int, assignment: str = "04_attention") -> int:
+    """ada and ben, with and without a third learner: ada's notebook saved with `megabytes` MiB of stored outputs.
+
+    Each grader grades both classes in the same run; the difference is what the large notebook costs it.
+    """
+    import nbformat
+
+    print(f"{datetime.date.today()} · {machine()}")
+    print(f"| grader | ada, ben: wall s | ada, ben and a notebook with {megabytes} MiB of outputs: wall s | "
+          f"the large notebook's cost, s | scores agree |")
+    print("|---|---|---|---|---|")
+    ok = True
+    with tempfile.TemporaryDirectory(prefix="bench-grade-") as tmp:
+        walls: dict[str, list[float]] = {}
+        found: dict[str, list[dict]] = {}
+        for with_saved in (False, True):
+            for arm in ("stock", "make", "plain"):
+                root = Path(tmp) / f"{arm}-{with_saved}"
+                course(root, [assignment], 2, stock=arm == "stock")
+                if with_saved:
+                    folder = root / "submitted" / "saved" / assignment
+                    folder.mkdir(parents=True)
+                    nb = nbformat.read(demo_builder.path_of("ada", assignment), as_version=4)
+                    demo_builder.write_with_outputs(nb, folder / f"{assignment}.ipynb", megabytes)
+                wall = (stock_arm(root, [assignment]) if arm == "stock" else
+                        make_grade_arm(root)[0] if arm == "make" else plain_arm(root, [assignment])[0])
+                walls.setdefault(arm, []).append(wall)
+                found.setdefault(arm, []).append(scores(root))
+                shutil.rmtree(root)  # the large notebook's copies: hundreds of MB each
+        for arm, name in (("stock", "stock nbgrader autograde"), ("make", "make grade"),
+                          ("plain", "plain nbgrader autograde, our config")):
+            agree = found[arm] == found["stock"]
+            ok &= agree and found[arm][1].get(("saved", assignment)) == found[arm][1].get(("learner00", assignment))
+            print(f"| {name} | {walls[arm][0]:.1f} | {walls[arm][1]:.1f} | {walls[arm][1] - walls[arm][0]:.1f} | "
+                  f"{agree} |")
+    return 0 if ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--learners", default="2,4,8", help="class sizes, comma-separated")
     parser.add_argument("--assignments", default=",".join(sorted(p.name for p in (ROOT / "solutions").iterdir()
                                                                  if p.is_dir() and p.name[:2].isdigit())))
+    parser.add_argument("--saved-outputs", type=int, metavar="MB",
+                        help="instead: grade ada and ben with and without a notebook that holds MB MiB of outputs")
     args = parser.parse_args(argv)
+    if args.saved_outputs:
+        return saved_outputs(args.saved_outputs)
     assignments = args.assignments.split(",")
     print(f"{datetime.date.today()} · {machine()}")
     print("| learners | notebooks | grader | wall s | s per notebook | ratio stock / this | target | scores agree |")

@@ -38,7 +38,7 @@ import mhsa_ref  # noqa: E402
 from mhsa_ref.concat_and_output import fused_multi_head_self_attention, multi_head_self_attention  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from bench_attention import machine  # noqa: E402
+from mhsa_ref.backend import machine  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 SIZES = {"cpu": dict(B=1, d=512, h=8, Ts=(256, 512, 1024, 2048), dtypes=(torch.float32,)),

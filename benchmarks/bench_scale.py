@@ -26,8 +26,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from bench_attention import machine  # noqa: E402
-from bench_grade import PHASE_LINE, course, env, scores  # noqa: E402
+from bench_grade import PHASE_LINE, course, env, scores  # noqa: E402  (it puts the course on sys.path)
+from mhsa_ref.backend import machine  # noqa: E402
 
 CLASS = 5_000 * 9  # a MOOC: 5,000 learners, 9 notebooks each
 HOUR = 3600.0

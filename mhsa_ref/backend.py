@@ -15,7 +15,9 @@ learner) can print why a run fell back to the explicit path or to the math kerne
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
+import platform
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -108,3 +110,21 @@ def small_model_threads() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+def machine() -> str:
+    """This machine in words, for a stored result: the CPU, its cores, PyTorch and its threads, the GPU."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    gpu = f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ", no GPU"
+    return (f"{cpu} ({torch.backends.cpu.get_cpu_capability()}), {os.cpu_count()} cores, Python "
+            f"{platform.python_version()}, torch {torch.__version__}, {torch.get_num_threads()} threads{gpu}")
+
+
+def provenance(command: str) -> dict[str, str]:
+    """Where a stored result comes from: the command that makes it again, this machine and today's date."""
+    return {"command": command, "machine": machine(), "date": datetime.date.today().isoformat()}

@@ -14,9 +14,11 @@ task the learned mix γ · Σ_j softmax(s)_j · h_j of the layers.
 
 from __future__ import annotations
 
+import argparse
 import copy
 import functools
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Sequence
 
 import torch
@@ -24,8 +26,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mhsa_ref import _validate
-from mhsa_ref.backend import small_model_threads
+from mhsa_ref.backend import provenance, small_model_threads
 from mhsa_ref.one_hot import build_vocab, encode
+
+STORED = Path(__file__).resolve().parent / "data" / "elmo.pt"  # the course's biLM: `pretrained()`
+COMMAND = "python -m mhsa_ref.elmo --train"  # what wrote it
 
 IGNORE = -100  # the default ignore_index of F.cross_entropy: "no target here"
 BOS, EOS, UNK = "<s>", "</s>", "<unk>"
@@ -152,6 +157,7 @@ class ELMo:
     vocab: dict[str, int]
     model: BiLM
     losses: list[float] = field(default_factory=list)
+    trained: dict = field(default_factory=dict)  # a stored biLM's command, machine and date
 
     def ids(self, tokens: Sequence[str]) -> Tensor:
         """(1, T+2): the sentence between <s> and </s>; unknown words become <unk>."""
@@ -279,17 +285,57 @@ def sense_mix(model: ELMo, *, steps: int = 300, seed: int = 0) -> tuple[Tensor, 
     return weights, gamma
 
 
-@functools.lru_cache(maxsize=1)
-def _pretrained() -> ELMo:
+def save(model: ELMo, path: Path = STORED) -> None:
+    """Store a trained biLM with the command, machine and date that made it."""
+    torch.save({"vocab": list(model.vocab), "hidden": model.model.embed.embedding_dim,
+                "layers": len(model.model.forward_lstms), "state": model.model.state_dict(), "losses": model.losses,
+                "trained": provenance(COMMAND)}, path)
+
+
+def load(path: Path = STORED) -> ELMo:
+    """A stored biLM (`save`), as it was trained, in eval mode."""
+    saved = torch.load(path, weights_only=True)
+    model = BiLM(len(saved["vocab"]), saved["hidden"], saved["layers"])
+    model.load_state_dict(saved["state"])
+    model.eval()
+    return ELMo({w: i for i, w in enumerate(saved["vocab"])}, model, saved["losses"], saved["trained"])
+
+
+def training_sentences() -> list[list[str]]:
+    """What the course's biLM is trained on: the corpus."""
     from mhsa_ref import corpus
 
-    return train_elmo(corpus.sentences())
+    return corpus.sentences()
+
+
+@functools.lru_cache(maxsize=1)
+def _pretrained() -> ELMo:
+    return load()
 
 
 def pretrained() -> ELMo:
-    """The course's biLM: `train_elmo` with its defaults on the shipped corpus.
+    """The course's biLM: `train_elmo` with its defaults on `training_sentences()`, as stored.
 
-    Trained once per process, and a copy is returned, so a caller may change it freely. The
-    learner environment (`mhsa_ref.kit`) ships these trained weights instead of training them.
+    It ships in `mhsa_ref/data/elmo.pt` (`python -m mhsa_ref.elmo --train` writes it), so every machine
+    shows the same vectors: trained again on another CPU, float32 kernels that sum in another order move
+    its weights by up to about 1e-2 after its 6 epochs (benchmarks/bench_drift.py). Loaded once per
+    process; a copy is returned, so a caller may change it freely.
     """
     return copy.deepcopy(_pretrained())
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m mhsa_ref.elmo", description="Train the course's biLM and store "
+                                     f"it in {STORED.relative_to(STORED.parents[2])}.")
+    parser.add_argument("--train", action="store_true", help="train with the defaults and write the file (seconds)")
+    parser.add_argument("--out", type=Path, default=STORED)
+    args = parser.parse_args(argv)
+    if not args.train:
+        parser.error("say --train to train the biLM and write it")
+    model = train_elmo(training_sentences())
+    save(model, args.out)
+    print(f"wrote {args.out}: mean loss per epoch {[round(x, 4) for x in model.losses]}")
+
+
+if __name__ == "__main__":
+    main()

@@ -11,8 +11,8 @@ installs it with JupyterLab and nbgrader, and a README that says how. In that pa
   reference's answer to each of their calls is stored, likely-cause messages included;
 * the hidden checks are withheld (they run when a notebook is graded), and so is the grader
   (`mhsa_ref.grading`, except the JSON codec the stored answers use);
-* the trained word2vec space and biLM are stored, so `word2vec.pretrained()` and
-  `elmo.pretrained()` work without the training code's withheld pieces.
+* the trained word2vec space and biLM ship as they do in the course (`mhsa_ref/data/*.pt`), so
+  `word2vec.pretrained()` and `elmo.pretrained()` load them without the training code's withheld pieces.
 
 Which names are withheld is not a list to keep up to date: it is every function and class of the
 reference modules except the course machinery named in `KEEP`, and a test checks that no learner
@@ -27,7 +27,6 @@ import contextlib
 import hashlib
 import importlib
 import inspect
-import io
 import os
 import re
 import shutil
@@ -66,11 +65,11 @@ KEEP: dict[str, set[str]] = {
                       "steps_to", "bank_occurrences", "bank_points", "bank_separation", "ladder_representations",
                       "ladder", "run", "sweep", "save_weights", "load", "stored", "summary", "main"},
 }
-STORED_MODELS = {"word2vec.pretrained": "word2vec", "elmo.pretrained": "elmo"}
 # The grader, the course report and this builder are the instructor's: not in the learner environment.
 LEFT_OUT = ("grading/judge.py", "grading/worker.py", "grading/sandbox.py", "grading/run.py",
             "grading/nbgrader_plugin.py", "grading/pool.py", "grading/cluster.py", "grading/exchange.py",
-            "grading/remote.py", "grading/bans.py", "grading/similarity.py", "course.py", "kit.py")
+            "grading/remote.py", "grading/bans.py", "grading/similarity.py", "grading/submission.py", "course.py",
+            "kit.py")
 
 _HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", re.S)
 
@@ -197,10 +196,6 @@ def record_answers(course: list[Exercise]) -> withheld.Answers:
             vocabulary(t for s in corpus.sentences() for t in s)
     finally:
         _core.FORM_EVERY_SUSPECT = previous
-    from mhsa_ref import elmo, word2vec
-
-    answers.data["models"] = {"word2vec": withheld.model_record("word2vec", word2vec.pretrained()),
-                              "elmo": withheld.model_record("elmo", elmo.pretrained())}
     return answers
 
 
@@ -240,13 +235,9 @@ def rewrite(source: str, stubs: dict[str, Callable[[ast.FunctionDef | ast.ClassD
 def _reference_stubs(module: str, names: list[str]) -> dict[str, Callable]:
     def make(name: str) -> Callable:
         qualname = f"{module}.{name}"
-        if qualname in STORED_MODELS:
-            return lambda node: _stub(node, qualname, f"return _withheld.pretrained({STORED_MODELS[qualname]!r})")
         return lambda node: _stub(node, qualname, f"return _withheld.answer({qualname!r}, {name}, locals())")
 
-    stubs = {name: make(name) for name in names}
-    stubs.update({q.split(".")[1]: make(q.split(".")[1]) for q in STORED_MODELS if q.startswith(module + ".")})
-    return stubs
+    return {name: make(name) for name in names}
 
 
 def _hidden_check_stubs(module: str, names: set[str]) -> dict[str, Callable]:
@@ -368,12 +359,12 @@ def sandbox_cache() -> Path:
 
 
 def sandbox_package() -> Path:
-    """The `mhsa_ref` that the grading sandbox holds, built once per version of the course (about 9 s).
+    """The `mhsa_ref` that the grading sandbox holds, built once per version of the course (about a second).
 
     It is the learner environment's package without its stored answers: every reference function
     withheld (it raises `Withheld` for any call), every check replaced by a module that refuses,
-    the grader reduced to the worker and what it runs. Only the trained word2vec space and biLM are
-    stored (`pretrained()`, which exercises 02, 03 and 09 use). Nothing in it can answer a check:
+    the grader reduced to the worker and what it runs. The trained word2vec space and biLM ship in
+    its data as in the course (`pretrained()`, which exercises 02, 03 and 09 use). Nothing in it can answer a check:
     the checks run outside, with the reference, and call the learner's code across the wall.
     Returns the folder that holds `mhsa_ref` (what the sandbox puts on `sys.path`).
     """
@@ -397,13 +388,7 @@ def sandbox_package() -> Path:
             for module, names in withheld_names().items():
                 path = package / f"{module}.py"
                 path.write_text(rewrite(path.read_text(), _reference_stubs(module, names)))
-            from mhsa_ref import elmo, word2vec
-
-            answers = withheld.Answers()
-            with contextlib.redirect_stderr(io.StringIO()):  # the trainers' progress bars: not the grader's output
-                answers.data["models"] = {"word2vec": withheld.model_record("word2vec", word2vec.pretrained()),
-                                          "elmo": withheld.model_record("elmo", elmo.pretrained())}
-            answers.save(str(package / "data" / "withheld.json"))
+            withheld.Answers().save(str(package / "data" / "withheld.json"))  # no stored answer at all
             for path in [building, *building.rglob("*")]:  # readable by the sandbox's unprivileged user
                 path.chmod(0o755 if path.is_dir() else 0o644)
             try:

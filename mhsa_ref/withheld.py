@@ -170,39 +170,3 @@ def answer(qualname: str, fn: Callable, arguments: dict[str, Any]) -> Any:
 def refuse(qualname: str, what: str = "") -> None:
     """The body of a withheld class or hidden check in the learner environment."""
     raise Withheld(what or _missing(qualname, "for any arguments"))
-
-
-# --- the trained models ----------------------------------------------------------------------------
-
-
-def model_record(name: str, model: Any) -> dict:
-    """A trained `Word2Vec` or `ELMo` as trace-encoded JSON (its vocabulary, weights and losses)."""
-    from mhsa_ref.grading.trace import encode
-
-    if name == "word2vec":
-        return {"vocab": encode(model.vocab), "vectors": encode(model.vectors), "losses": encode(model.losses)}
-    if name == "elmo":
-        state = {k: v for k, v in model.model.state_dict().items()}
-        return {"vocab": encode(model.vocab), "state": encode(state), "losses": encode(model.losses),
-                "hidden": model.model.embed.embedding_dim, "layers": len(model.model.forward_lstms)}
-    raise ValueError(f"no stored form for a model named {name!r}; expected 'word2vec' or 'elmo'")
-
-
-def pretrained(name: str) -> Any:
-    """The body of `word2vec.pretrained` and `elmo.pretrained` in the learner environment."""
-    from mhsa_ref.grading.trace import decode
-
-    record = _answers().data.get("models", {}).get(name)
-    if record is None:
-        raise Withheld(f"this learner environment has no stored {name} model; rebuild it with `make learner-kit`")
-    if name == "word2vec":
-        from mhsa_ref.word2vec import Word2Vec
-
-        return Word2Vec(decode(record["vocab"]), decode(record["vectors"]), list(decode(record["losses"])))
-    from mhsa_ref.elmo import ELMo, BiLM
-
-    vocab = decode(record["vocab"])
-    model = BiLM(len(vocab), record["hidden"], record["layers"])
-    model.load_state_dict(decode(record["state"]))
-    model.eval()
-    return ELMo(vocab, model, list(decode(record["losses"])))

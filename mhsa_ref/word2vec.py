@@ -11,9 +11,11 @@ end up with similar vectors, so they become near points.
 
 from __future__ import annotations
 
+import argparse
 import copy
 import functools
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Sequence
 
 import torch
@@ -21,8 +23,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mhsa_ref import _validate
-from mhsa_ref.backend import small_model_threads
+from mhsa_ref.backend import provenance, small_model_threads
 from mhsa_ref.one_hot import build_vocab, encode
+
+STORED = Path(__file__).resolve().parent / "data" / "word2vec.pt"  # the course's space: `pretrained()`
+COMMAND = "python -m mhsa_ref.word2vec --train"  # what wrote it
 
 
 def skipgram_pairs(ids: Tensor, window: int) -> Tensor:
@@ -140,6 +145,7 @@ class Word2Vec:
     vocab: dict[str, int]
     vectors: Tensor  # (V, D)
     losses: list[float] = field(default_factory=list)  # mean loss of each epoch
+    trained: dict = field(default_factory=dict)  # a stored space's command, machine and date
 
     @property
     def words(self) -> list[str]:
@@ -240,17 +246,53 @@ def train_word2vec(
     return Word2Vec(vocab, model.center.weight.detach().clone(), losses)
 
 
-@functools.lru_cache(maxsize=1)
-def _pretrained() -> Word2Vec:
+def save(model: Word2Vec, path: Path = STORED) -> None:
+    """Store a trained space with the command, machine and date that made it."""
+    torch.save({"vocab": list(model.vocab), "vectors": model.vectors, "losses": model.losses,
+                "trained": provenance(COMMAND)}, path)
+
+
+def load(path: Path = STORED) -> Word2Vec:
+    """A stored space (`save`), as it was trained."""
+    saved = torch.load(path, weights_only=True)
+    return Word2Vec({w: i for i, w in enumerate(saved["vocab"])}, saved["vectors"], saved["losses"], saved["trained"])
+
+
+def training_sentences() -> list[list[str]]:
+    """What the course's space is trained on: the corpus."""
     from mhsa_ref import corpus
 
-    return train_word2vec(corpus.sentences())
+    return corpus.sentences()
+
+
+@functools.lru_cache(maxsize=1)
+def _pretrained() -> Word2Vec:
+    return load()
 
 
 def pretrained() -> Word2Vec:
-    """The course's word2vec space: `train_word2vec` with its defaults on the shipped corpus.
+    """The course's word2vec space: `train_word2vec` with its defaults on `training_sentences()`, as stored.
 
-    Trained once per process, and a copy is returned, so a caller may change it freely. The
-    learner environment (`mhsa_ref.kit`) ships these trained vectors instead of training them.
+    The space ships in `mhsa_ref/data/word2vec.pt` (`python -m mhsa_ref.word2vec --train` writes it), so
+    every machine shows the same points: trained again on another CPU, float32 kernels that sum in
+    another order move the vectors by up to about 1e-4 (benchmarks/bench_drift.py). Loaded once per
+    process; a copy is returned, so a caller may change it freely.
     """
     return copy.deepcopy(_pretrained())
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m mhsa_ref.word2vec", description="Train the course's word2vec "
+                                     f"space and store it in {STORED.relative_to(STORED.parents[2])}.")
+    parser.add_argument("--train", action="store_true", help="train with the defaults and write the file (seconds)")
+    parser.add_argument("--out", type=Path, default=STORED)
+    args = parser.parse_args(argv)
+    if not args.train:
+        parser.error("say --train to train the space and write it")
+    model = train_word2vec(training_sentences())
+    save(model, args.out)
+    print(f"wrote {args.out}: {tuple(model.vectors.shape)}, mean loss per epoch {[round(x, 4) for x in model.losses]}")
+
+
+if __name__ == "__main__":
+    main()

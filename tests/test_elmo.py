@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 import tqdm
 
-from mhsa_ref import corpus
+import drift
+from mhsa_ref import corpus, elmo
 from mhsa_ref.elmo import (
     BOS,
     EOS,
@@ -32,8 +33,8 @@ MONEY = "she deposited cash at the bank".split()
 
 @pytest.fixture(scope="module")
 def full():
-    """The chapter's training, on the whole corpus with the defaults (about 3 s)."""
-    return train_elmo(corpus.sentences(), tqdm_class=QUIET)
+    """The course's training, `python -m mhsa_ref.elmo --train`, done again here (about 5 s)."""
+    return train_elmo(elmo.training_sentences(), tqdm_class=QUIET)
 
 
 @pytest.fixture(scope="module")
@@ -345,3 +346,30 @@ def test_perplexity_is_exp_of_the_cross_entropy():
     assert_close(perplexity(torch.zeros(3, 4, 1000), torch.randint(0, 1000, (3, 4))), torch.tensor(1000.0))
     right = logits.argmax(-1).masked_fill(targets == -100, -100)  # a confident model that is right
     assert_close(perplexity(logits * 1e4, right), torch.tensor(1.0, dtype=torch.float64))  # no overflow
+
+
+# --- the stored biLM: the same training on any CPU ----------------------------------------------------------
+
+SENTENCES = ("I have a dream", "we sat on the bank of the river", "she deposited cash at the bank")
+
+
+def _vectors(model) -> dict[str, torch.Tensor]:
+    return {s: model.vectors(s.split()) for s in SENTENCES}
+
+
+def test_the_stored_bilm_is_the_course_training_on_any_cpu(full):
+    """elmo.pretrained() ships the biLM; trained again here it agrees within tests/drift.py's tolerances."""
+    stored = elmo.load()
+    assert stored.trained["command"] == elmo.COMMAND and stored.trained["machine"] and stored.trained["date"]
+    assert stored.vocab == full.vocab
+    assert drift.disagreements(full.model.state_dict(), stored.model.state_dict(), drift.ELMO_WEIGHTS) == []
+    assert drift.disagreements(_vectors(full), _vectors(stored), drift.ELMO_VECTORS) == []
+    assert drift.number_disagreements({"loss": full.losses[-1]}, {"loss": stored.losses[-1]}, ["loss"]) == []
+
+
+def test_the_comparison_fails_on_a_real_change():
+    """The control: one epoch fewer, the smallest change bench_drift measures (0.31 on the weights)."""
+    changed = train_elmo(elmo.training_sentences(), epochs=5, tqdm_class=QUIET)
+    stored = elmo.load()
+    assert drift.disagreements(changed.model.state_dict(), stored.model.state_dict(), drift.ELMO_WEIGHTS)
+    assert drift.disagreements(_vectors(changed), _vectors(stored), drift.ELMO_VECTORS)

@@ -82,8 +82,7 @@ def test_every_learner_function_is_withheld_and_none_is_kept(built):
         full, stripped = _defs(ROOT / "mhsa_ref" / f"{module}.py"), _defs(built / "mhsa_ref" / f"{module}.py")
         assert set(full) == set(stripped), module
         for name, node in stripped.items():
-            assert _is_stub(node) == (name not in kit.KEEP[module] or f"{module}.{name}" in kit.STORED_MODELS), \
-                f"{module}.{name}"
+            assert _is_stub(node) == (name not in kit.KEEP[module]), f"{module}.{name}"
             found |= {name} & learner
     assert found == learner, f"learner functions not defined in the reference modules: {sorted(learner - found)}"
 
@@ -129,7 +128,8 @@ def test_stored_answers_hold_only_the_visible_checks_calls(built):
     store = built / "mhsa_ref" / "data" / "withheld.json"
     assert store.stat().st_size < 2_000_000
     data = json.loads(store.read_text())
-    assert set(data["models"]) == {"word2vec", "elmo"}
+    assert "models" not in data  # the trained models ship as the course ships them, in data/*.pt
+    assert {p.name for p in (built / "mhsa_ref" / "data").glob("*.pt")} >= {"word2vec.pt", "elmo.pt"}
     withheld = {f"{m}.{n}" for m, names in kit.withheld_names().items() for n in names}
     assert set(data["calls"]) <= withheld and len(data["calls"]) >= 15
 

@@ -61,8 +61,8 @@ def test_no_reference_body_is_in_the_sandbox(package):
 
 def test_the_sandbox_stores_no_answer_and_runs_no_check(package):
     store = json.loads((package / "data" / "withheld.json").read_text())
-    assert set(store.get("models", {})) == {"word2vec", "elmo"}
-    assert not {k: v for k, v in store.items() if k != "models" and v}, "stored answers in the sandbox"
+    assert not {k: v for k, v in store.items() if v}, "stored answers in the sandbox"
+    assert (package / "data" / "word2vec.pt").is_file() and (package / "data" / "elmo.pt").is_file()
     for path in (package / "checks").glob("*.py"):
         if path.name not in ("__init__.py", "_core.py"):
             assert "runs outside the grading sandbox" in path.read_text() and "def " in path.read_text()

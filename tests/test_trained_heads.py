@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+import drift
 import mhsa_ref
 from mhsa_ref import corpus, figures, trained_heads
 from mhsa_ref.trained_heads import sense_separation, sinusoidal_positions
@@ -154,18 +155,41 @@ def test_sweep_names_every_run_its_machine_and_date(results):
         assert all(len(point) == 4 for point in r["curve"])  # step, verb, form and sense accuracy
 
 
-def test_one_configuration_reproduces_its_stored_numbers_and_weights(results):
-    """A stored result must come from the command: h = 1, seed 0 is trained again here (about 6 s)."""
-    stored = next(r for r in results["runs"] if r["num_heads"] == 1 and r["seed"] == 0 and r["positions"])
-    trained, row = trained_heads.run(1, 0, True)
-    for key in ("verb_loss", "verb_accuracy", "form_accuracy", "sense_accuracy", "corpus_loss", "corpus_accuracy",
-                "bank_separation"):
-        assert row[key] == pytest.approx(stored[key], abs=1e-5), key
-    assert [[round(x, 6) for x in point] for point in row["curve"]] == [[round(x, 6) for x in point]
-                                                                          for point in stored["curve"]]
+SCORES = ("verb_loss", "verb_accuracy", "form_accuracy", "sense_accuracy", "corpus_loss", "corpus_accuracy",
+          "bank_separation")
+
+
+def _disagreements(trained, row, stored_row) -> list[str]:
+    """Where a run trained here differs from the stored one beyond what another CPU explains (tests/drift.py)."""
+    count = len(trained_heads.task_rows()[1])  # the held-out sentences an accuracy counts
+    out = drift.number_disagreements(row, stored_row, SCORES, count=count)
+    if [p[0] for p in row["curve"]] != [p[0] for p in stored_row["curve"]]:
+        out.append("the curve was measured at other steps")
+    else:
+        out += [f"curve at step {a[0]}" for a, b in zip(row["curve"], stored_row["curve"])
+                if max(abs(x - y) for x, y in zip(a[1:], b[1:])) > drift.PREDICTIONS / count]
     shipped = trained_heads.load(1)  # the weights the chapter draws are this run's
-    for name, value in trained.model.state_dict().items():
-        assert torch.allclose(value, shipped.model.state_dict()[name], atol=1e-6), name
+    return out + drift.disagreements(trained.model.state_dict(), shipped.model.state_dict(), drift.ENCODER_WEIGHTS)
+
+
+def test_one_configuration_reproduces_its_stored_numbers_and_weights(results):
+    """A stored result must come from the command: h = 1, seed 0 is trained again here (about 6 s), on any CPU."""
+    stored = next(r for r in results["runs"] if r["num_heads"] == 1 and r["seed"] == 0 and r["positions"])
+    assert _disagreements(*trained_heads.run(1, 0, True), stored) == []
+
+
+def test_the_comparison_fails_on_a_real_change(results):
+    """The control: one step fewer, the smallest change bench_drift measures (1.5e-2 on the weights, 2.3e-4 on
+    the verb loss), and the stored seed 1 against seed 0."""
+    stored = next(r for r in results["runs"] if r["num_heads"] == 1 and r["seed"] == 0 and r["positions"])
+    count = len(trained_heads.task_rows()[1])
+    trained, row = trained_heads.run(1, 0, True, steps=1499)
+    # each comparison fails on its own: the weights, and the scores (the curve's length aside)
+    assert drift.disagreements(trained.model.state_dict(), trained_heads.load(1).model.state_dict(),
+                               drift.ENCODER_WEIGHTS)
+    assert drift.number_disagreements(row, stored, SCORES, count=count)
+    seed_1 = next(r for r in results["runs"] if r["num_heads"] == 1 and r["seed"] == 1 and r["positions"])
+    assert drift.number_disagreements(seed_1, stored, SCORES, count=count)
 
 
 def test_the_stored_ladder_reproduces_from_the_stored_encoder(results):

@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 import tqdm
 
-from mhsa_ref import corpus
+import drift
+from mhsa_ref import corpus, word2vec
 from mhsa_ref.one_hot import build_vocab, cosine_similarity
 from mhsa_ref.word2vec import (
     SkipGram,
@@ -38,8 +39,8 @@ def small(subset):
 
 @pytest.fixture(scope="module")
 def full():
-    """The chapter's training, on the whole corpus with the defaults (about 2 s)."""
-    return train_word2vec(corpus.sentences(), tqdm_class=QUIET)
+    """The course's training, `python -m mhsa_ref.word2vec --train`, done again here (about 2 s)."""
+    return train_word2vec(word2vec.training_sentences(), tqdm_class=QUIET)
 
 
 # --- skipgram_pairs -------------------------------------------------------------------------------
@@ -373,3 +374,27 @@ def test_cooccurrence_counts_rows_and_the_symmetry_of_skipgram_pairs():
     sym = cooccurrence_counts(skipgram_pairs(ids, 2), 6)
     assert torch.equal(sym, sym.T)  # every (c, o) at offset k has its (o, c) at offset -k
     assert int(sym.sum()) == skipgram_pairs(ids, 2).shape[0]
+
+
+# --- the stored space: the same training on any CPU --------------------------------------------------------
+
+CHAPTER_WORDS = ("cat", "bread", "tea", "paris", "france", "red", "train", "money", "river", "dream", "bank")
+
+
+def test_the_stored_space_is_the_course_training_on_any_cpu(full):
+    """word2vec.pretrained() ships the space; trained again here it agrees within tests/drift.py's tolerance."""
+    stored = word2vec.load()
+    assert stored.trained["command"] == word2vec.COMMAND and stored.trained["machine"] and stored.trained["date"]
+    assert stored.vocab == full.vocab
+    assert drift.disagreements({"vectors": full.vectors}, {"vectors": stored.vectors}, drift.WORD2VEC_WEIGHTS) == []
+    assert drift.number_disagreements({"loss": full.losses[-1]}, {"loss": stored.losses[-1]}, ["loss"]) == []
+    for word in CHAPTER_WORDS:  # the neighbours chapter 02 prints, with their cosines to 2 decimals
+        assert [w for w, _ in full.neighbours(word)] == [w for w, _ in stored.neighbours(word)], word
+        assert all(abs(a - b) < 5e-3 for (_, a), (_, b) in zip(full.neighbours(word), stored.neighbours(word)))
+
+
+def test_the_comparison_fails_on_a_real_change():
+    """The control: a learning rate 10 % higher, the smallest change bench_drift measures (0.25 on the vectors)."""
+    changed = train_word2vec(word2vec.training_sentences(), lr=0.011, tqdm_class=QUIET)
+    assert drift.disagreements({"vectors": changed.vectors}, {"vectors": word2vec.load().vectors},
+                               drift.WORD2VEC_WEIGHTS)
