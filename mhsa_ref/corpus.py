@@ -16,10 +16,12 @@ Every occurrence of "bank" has its sense recorded in `mhsa_ref/data/bank_senses.
 
 from __future__ import annotations
 
+import hashlib
 import random
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Sequence
 
 DATA = Path(__file__).resolve().parent / "data"
 CORPUS_FILE = DATA / "corpus.txt"
@@ -64,6 +66,7 @@ MASKED_VERBS = {("money", "plural"): "count", ("money", "singular"): "counts",
 SINGULAR_SUBJECTS = ["she", "he"]  # and "the {person}"
 PLURAL_SUBJECTS = ["I", "we", "they"]  # "I" takes the plural form too: "I count"
 LEFT_VERBS = ["left", "saw", "found"]
+TELLING_VERBS = ["said", "heard"]  # "{subject} said that ...": an opener with a subject of its own
 
 
 @dataclass(frozen=True)
@@ -150,14 +153,17 @@ def masked_verb_sentences(n_sentences: int = 3000, seed: int = MASKED_VERBS_SEED
     """(tokens, position of the verb) for the masked-verb task of chapter 09, reproducibly.
 
     "{opener}{subject} {verb} the {object} that {other subject} {left verb} {at|near} the bank":
-    the verb's form follows the subject, its sense the object's class (money or river); the second
-    subject is a distractor that only word order tells apart from the first; the opener ("", "in the
-    evening", "every morning") moves everything by 0, 3 or 2 places.
+    the verb's form follows the subject, its sense the object's class (money or river). Two other
+    subjects are distractors that only word order tells apart from the verb's own: the one after it
+    ("that they left"), and in half the sentences one before it, in the opener ("the farmer said that
+    she counts ..."), so the first person word of a sentence is not its verb's subject. The opener
+    ("", "in the evening", "every morning", "{subject} said|heard that") moves the verb by 1 to 7 places.
     """
     r = random.Random(seed)
     out = []
     for _ in range(n_sentences):
-        opener = r.choice(["", "", f"in the {r.choice(TIMES)} ", f"every {r.choice(TIMES)} "])
+        teller = f"{_subject(r)[0]} {r.choice(TELLING_VERBS)} that "  # past tense: its form says nothing
+        opener = r.choice(["", f"in the {r.choice(TIMES)} ", f"every {r.choice(TIMES)} ", teller, teller])
         subject, number = _subject(r)
         sense = r.choice(["money", "river"])
         thing = r.choice(MONEY if sense == "money" else RIVER_SIGHTS)
@@ -226,6 +232,55 @@ def word_classes() -> dict[str, str]:
 def bank_senses() -> list[tuple[int, int, str]]:
     """(sentence index, token position, "money" or "river") for every "bank" in the corpus."""
     return list(_load()[1])
+
+
+# --- training, validation and held-out parts: duplicates removed, then split (chapter 09) ------------------
+# The grammar repeats sentences ("I have a dream" is a twentieth of the corpus), so a split by line would
+# hold out sentences that training has seen word for word. Each *distinct* sentence belongs to one part,
+# chosen by a hash of its words: 70 % training, 10 % validation (choosing a learning rate), 20 % held out
+# (every score the book prints). A sentence's every copy is in the same part, so no model ever trains on a
+# held-out or a validation sentence. One rule keeps the vocabulary closed: a sentence with a word that no
+# training sentence has is trained on (3 of the corpus's 2,238 distinct sentences), so every word is known.
+PARTS = ("training", "validation", "held-out")
+
+
+def _bucket(tokens: Sequence[str]) -> str:
+    digit = int.from_bytes(hashlib.sha256(" ".join(tokens).encode()).digest()[:8], "big") % 10
+    return "held-out" if digit < 2 else "validation" if digit == 2 else "training"
+
+
+def parts(items: Sequence[Sequence[str]]) -> list[str]:
+    """The part of each sentence of `items`: "training", "validation" or "held-out" (the same for every copy)."""
+    distinct = {tuple(t): _bucket(t) for t in items}
+    known = {w for tokens, part in distinct.items() if part == "training" for w in tokens}
+    for tokens, part in distinct.items():  # in order of first appearance
+        if part != "training" and not known.issuperset(tokens):
+            distinct[tokens] = "training"
+            known.update(tokens)
+    return [distinct[tuple(t)] for t in items]
+
+
+@lru_cache(maxsize=1)
+def _corpus_parts() -> tuple[str, ...]:
+    return tuple(parts(_load()[0]))
+
+
+def sentence_parts() -> list[str]:
+    """The part of each corpus sentence, by line: "training", "validation" or "held-out"."""
+    return list(_corpus_parts())
+
+
+def training_sentences() -> list[list[str]]:
+    """The corpus's training part, every copy of each sentence kept (so word frequencies are the corpus's)."""
+    return [list(s) for s, part in zip(_load()[0], _corpus_parts()) if part == "training"]
+
+
+def distinct_sentences(part: str) -> list[list[str]]:
+    """The distinct corpus sentences of one part, once each, in order of first appearance."""
+    if part not in PARTS:
+        raise ValueError(f"part must be one of {PARTS}; got {part!r}")
+    chosen = dict.fromkeys(s for s, p in zip(_load()[0], _corpus_parts()) if p == part)
+    return [list(s) for s in chosen]
 
 
 if __name__ == "__main__":
