@@ -34,7 +34,7 @@ _EXPORTS = {
     "self_attention": ("causal_mask", "causal_padding_mask", "fused_self_attention", "project_qkv",
         "self_attention",),
     "split_heads": ("head_norms", "multi_head_attention_weights", "split_heads",),
-    "trained_heads": ("position_shift", "sense_separation", "sinusoidal_positions",),
+    "trained_heads": ("position_shift", "remove_heads", "sense_separation", "sinusoidal_positions",),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
@@ -70,6 +70,7 @@ __all__ = [
     "pick_device",
     "position_shift",
     "project_qkv",
+    "remove_heads",
     "scalar_mix",
     "scaled_dot_product_attention",
     "self_attention",

@@ -279,27 +279,107 @@ def learning_curves(curves: dict[str, list[list[tuple[int, float]]]], *, ylabel:
     return fig
 
 
-def ladder(panels: Sequence[tuple[str, Tensor, Tensor, float]], senses: Sequence[str]):
-    """The course's ladder: each representation's held-out points of one word, in its PCA plane, by sense.
+def centroid_plane(train_points: Tensor, train_senses: Tensor, points: Tensor) -> Tensor:
+    """(N, 2): `points` on the axis through the two senses' training centroids (scaled so that they sit at −1 and
+    +1) and on the direction of largest spread orthogonal to it (zero when there is none).
+
+    Nearest-centroid with two senses decides along that axis alone, at 0 (|x − a|² − |x − b|² is linear in x's
+    projection on b − a), so this plane shows exactly what `trained_heads.sense_separation` measures.
+    """
+    a, b = (train_points[train_senses == k].double().mean(0) for k in (0, 1))
+    middle, half = (a + b) / 2, (b - a) / 2
+    scale = half.norm()
+    if scale < 1e-12:  # one point for both senses (one-hot, word2vec): no axis at all
+        return torch.zeros(len(points), 2, dtype=torch.float64)
+    centred = points.double() - middle
+    along = centred @ half / scale**2  # −1 at the first sense's centroid, +1 at the second's
+    rest = centred - torch.outer(along, half)
+    if rest.abs().max() < 1e-9:
+        return torch.stack([along, torch.zeros_like(along)], 1)
+    direction = torch.linalg.svd(rest - rest.mean(0), full_matrices=False).Vh[0]
+    return torch.stack([along, rest @ direction / scale], 1)
+
+
+def ladder(panels: Sequence[tuple[str, Tensor, Tensor, Tensor, Tensor, str]], senses: Sequence[str]):
+    """The course's ladder: each representation's held-out points of one word, drawn as the score sees them.
+
+    Each panel's x axis runs through the two senses' training centroids (at −1 and +1); nearest-centroid
+    gives every point left of 0 the first sense and every point right of it the second, so the score is the
+    share of points on their own side of the dashed line. The y axis is the largest spread left over.
 
     Args:
-        panels: (name, points (N, d), sense ids (N,), score) per representation, in the course's order.
+        panels: (name, training points (N, d), their sense ids (N,), held-out points (M, d), their ids (M,),
+            a note such as the score) per representation, in the course's order.
         senses: the name of each sense id, for the legend.
     """
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.1 * len(panels), 3.6), squeeze=False)
-    for ax, (name, points, ids, score) in zip(axes[0], panels):
-        flat = points.double()
-        spread = (flat - flat.mean(0)).abs().max()
-        xy = project_2d(flat) if spread > 1e-9 else torch.zeros(len(flat), 2, dtype=torch.float64)
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.1 * len(panels), 3.7), squeeze=False)
+    for ax, (name, train, train_ids, points, ids, note) in zip(axes[0], panels):
+        xy = centroid_plane(train, train_ids, points)
+        same = bool(xy.abs().max() < 1e-12)
         for k, sense in enumerate(senses):
             rows = ids == k
-            ax.scatter(xy[rows, 0], xy[rows, 1], s=14, alpha=0.6, color=OKABE_ITO[k + 4], label=sense,
+            ax.scatter(xy[rows, 0], xy[rows, 1], s=16, alpha=0.65, color=OKABE_ITO[k + 4], label=sense,
                        edgecolors="none")
-        note = "\n(every point the same)" if spread <= 1e-9 else ""
-        ax.set(title=f"{name}\nseparation {score:.2f}{note}", xticks=[], yticks=[])
+        if not same:
+            ax.axvline(0, color="0.3", lw=1, ls="--")
+            ax.scatter([-1, 1], [0, 0], marker="x", s=50, color=[OKABE_ITO[4], OKABE_ITO[5]], zorder=3)
+        extra = "\n(every point the same)" if same else ""
+        ax.set(title=f"{name}\n{note}{extra}", yticks=[], xlabel="" if same else "centroid axis")
     axes[0][0].legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def head_roles(looks: Tensor, breaks: Tensor, look_labels: Sequence[str], break_labels: Sequence[str], *,
+               title: str = ""):
+    """Two heatmaps side by side, one row per head: where it looks (left) and what is lost when it is removed (right).
+
+    Args:
+        looks: (h, L) values in [0, 1] (weights, or an entropy over its maximum).
+        breaks: (h, K) accuracy lost when that head alone is removed (full − without it).
+    """
+    import matplotlib.pyplot as plt
+
+    h = looks.size(0)
+    width = len(look_labels) + len(break_labels)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(0.9 * width + 2.6, 0.45 * h + 2.2),
+                                      gridspec_kw={"width_ratios": [len(look_labels), len(break_labels)]})
+    rows = [f"head {i}" for i in range(h)]
+    heatmap(left, looks, rows, list(look_labels), vmin=0, vmax=1)
+    heatmap(right, breaks, rows, list(break_labels), vmin=0, vmax=max(0.5, float(breaks.max())), cmap="Reds")
+    left.set(title="where it looks from the masked verb")
+    right.set(title="accuracy lost without it")
+    right.set_yticks([])
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def errors_by_heads(series: dict[str, dict[int, list[float]]], *, ylabel: str = "held-out error (MSE / Var y)",
+                    title: str = "", floor: float = 1e-6):
+    """Per configuration, every seed's value against h (log scales), their mean joined by a line.
+
+    Args:
+        series: a label -> {h: one value per seed}.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for n, (label, by_h) in enumerate(series.items()):
+        colour = OKABE_ITO[n % len(OKABE_ITO)]
+        hs = sorted(by_h)
+        for h in hs:
+            ax.scatter([h] * len(by_h[h]), [max(v, floor) for v in by_h[h]], color=colour, s=18, alpha=0.6,
+                       edgecolors="none")
+        means = [max(sum(by_h[h]) / len(by_h[h]), floor) for h in hs]
+        ax.plot(hs, means, color=colour, lw=2, marker="o", label=f"{label} (mean; dots: seeds)")
+    ax.set(xscale="log", yscale="log", xlabel="heads h (d_model = 16: d_k = 16 / h)", ylabel=ylabel, title=title)
+    ax.set_xticks([1, 2, 4, 8, 16], ["1", "2", "4", "8", "16"])
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(loc="best", fontsize=9)
     fig.tight_layout()
     return fig
 

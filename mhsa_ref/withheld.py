@@ -86,7 +86,7 @@ class Answers:
     """Stored answers: qualname -> key -> [(floating arguments, result)], as trace-encoded JSON."""
 
     def __init__(self, data: dict | None = None) -> None:
-        self.data: dict = data if data is not None else {"calls": {}, "models": {}}
+        self.data: dict = data if data is not None else {"calls": {}}
 
     @classmethod
     def load(cls, path: str = STORE) -> "Answers":

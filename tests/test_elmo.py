@@ -368,7 +368,7 @@ def test_the_stored_bilm_is_the_course_training_on_any_cpu(full):
 
 
 def test_the_comparison_fails_on_a_real_change():
-    """The control: one epoch fewer, the smallest change bench_drift measures (0.31 on the weights)."""
+    """The control: one epoch fewer, the smallest change bench_drift measures (0.40 on the weights)."""
     changed = train_elmo(elmo.training_sentences(), epochs=5, tqdm_class=QUIET)
     stored = elmo.load()
     assert drift.disagreements(changed.model.state_dict(), stored.model.state_dict(), drift.ELMO_WEIGHTS)

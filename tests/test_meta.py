@@ -49,6 +49,7 @@ def test_every_public_function_on_meta():
         "causal_padding_mask": m.causal_padding_mask(meta(B, dtype=torch.long), T),
         "head_norms": m.head_norms(x, H),
         "head_contributions": m.head_contributions(meta(B, H, T, 4), w[0]),
+        "remove_heads": m.remove_heads(w[0], [0, 2], H),
     }
     tensor_functions = {name for name in m.__all__ if name not in (
         "Choice", "choose_path", "cuda_kernel", "pick_device", "achieved_tflops", "attention_flops", "attention_score_bytes",
