@@ -495,12 +495,43 @@ def position_shift(offset, d_model):
     return torch.block_diag(*blocks)''',
             "answer_position_norm": "answer_position_norm = math.sqrt(8)",
             "answer_without_positions": 'answer_without_positions = "a"',
+            # issue 26: remove a head, read the experiment, interpret the two-places run
+            "remove_heads": '''\
+def remove_heads(w_o, heads, num_heads):
+    """A copy of W^O (d_model, d_model) whose rows of each head in `heads` are 0: those heads removed."""
+    if len(heads) == 0:
+        raise ValueError("give at least one head to remove")
+    for i in heads:
+        if not 0 <= i < num_heads:
+            raise ValueError(f"head {i} is not one of 0 … {num_heads - 1}")
+    rows = w_o.shape[0] // num_heads
+    keep = torch.ones(num_heads, rows, 1, dtype=w_o.dtype, device=w_o.device)
+    keep[list(heads)] = 0
+    return w_o * keep.reshape(-1, 1)''',
+            "answer_form_head": "answer_form_head = 4  # without head 4 the form drops from 1.0 to 0.716",
+            "answer_removable": "answer_removable = 4  # heads 0, 2, 3 and 7",
+            "answer_one_head": 'answer_one_head = "a"',
         },
     },
 }
 # ben: ada's new cells, except one wrong prediction in 04.
 NEW_CELLS["ben"] = {a: dict(cells) for a, cells in NEW_CELLS["ada"].items()}
 NEW_CELLS["ben"]["04_attention"]["answer_dot_variance"] = "answer_dot_variance = 8  # the spread of q·k is about 8"
+# ben zeroes the heads' columns of W^O instead of their rows, and takes the sense's head for the form's
+NEW_CELLS["ben"]["09_trained_heads"].update({
+    "remove_heads": '''\
+def remove_heads(w_o, heads, num_heads):
+    """A copy of W^O (d_model, d_model) whose rows of each head in `heads` are 0: those heads removed."""
+    if len(heads) == 0 or min(heads) < 0 or max(heads) >= num_heads:
+        raise ValueError("bad heads")
+    d_k = w_o.shape[1] // num_heads
+    out = w_o.clone()
+    for i in heads:
+        out[:, i * d_k:(i + 1) * d_k] = 0
+    return out''',
+    "answer_form_head": "answer_form_head = 6  # the biggest drop in the table",
+    "answer_one_head": 'answer_one_head = "b"  # two heads have more to work with',
+})
 for _learner, _assignments in NEW_CELLS.items():
     for _assignment, _cells in _assignments.items():
         ANSWERS[_learner][_assignment].update(_cells)

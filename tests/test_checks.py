@@ -19,7 +19,7 @@ EXERCISES = {m.ASSIGNMENT: m for m in (one_hot, word2vec, elmo, attention, self_
                                          concat_and_output, cost_and_gpu, trained_heads)}
 POINTS = {"01_one_hot": 15, "02_word2vec": 14, "03_elmo": 12, "04_attention": 17, "05_self_attention": 16,
           "06_split_heads": 14, "07_concat_and_output": 18, "08_cost_and_gpu": 13,
-          "09_trained_heads": 11}
+          "09_trained_heads": 18}
 CASES = [(a, name) for a, m in EXERCISES.items() for name in sorted(m.MUTANTS)]
 
 

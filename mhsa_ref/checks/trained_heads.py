@@ -10,6 +10,7 @@ changed questions, so a wrong result is named by the mistake that gives it.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import math
 from typing import Callable
@@ -17,8 +18,9 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from mhsa_ref.checks._core import CheckFailure, call, expect_close, form_every_suspect, passed, randn
-from mhsa_ref.checks._questions import expect_answer, form_passed, near, read_choice, read_float
+from mhsa_ref.checks._core import (CheckFailure, call, dtype_name, expect_close, expect_tensor, form_every_suspect,
+                                   on_cuda, passed, randn)
+from mhsa_ref.checks._questions import expect_answer, form_passed, near, read_choice, read_float, read_int
 
 ref = importlib.import_module("mhsa_ref.trained_heads")
 
@@ -33,6 +35,14 @@ __all__ = [
     "position_norm_question",
     "without_positions_form",
     "without_positions_question",
+    "remove_values",
+    "remove_cases",
+    "form_head_form",
+    "form_head_question",
+    "removable_form",
+    "removable_question",
+    "one_head_form",
+    "one_head_question",
 ]
 
 
@@ -294,3 +304,182 @@ def without_positions_question(answer_without_positions: object) -> None:
                   wrong={"b": "a word's output depends on the set of words around it, not on where they stand: "
                               "\"dog\" has the same neighbours in both sentences, only in another order.",
                          "c": "every word keeps its vector, not only the first: the layer sees no order at all."})
+
+
+# ---------------------------------------------------------------------------------------------
+# remove_heads
+
+
+def _remove_suspects(w: Tensor, heads: list[int], h: int) -> dict[str, Callable[[], Tensor]]:
+    d_k = w.size(0) // h
+
+    def zeroed(rows) -> Tensor:
+        out = w.clone()
+        out[rows] = 0
+        return out
+
+    def columns() -> Tensor:
+        out = w.clone()
+        for i in heads:
+            out[:, i * d_k:(i + 1) * d_k] = 0
+        return out
+
+    def others() -> Tensor:
+        return ref.remove_heads(w, [i for i in range(h) if i not in heads], h) if len(set(heads)) < h \
+            else torch.zeros_like(w)
+
+    return {
+        "the columns of those heads were zeroed. The concatenation multiplies W^O from the left (concat @ W^O), so "
+        "head i's block of the concatenation meets the rows i·d_k … (i+1)·d_k − 1 of W^O: zero those rows, every "
+        "column of them.": columns,
+        "one row per head was zeroed (row i); head i owns d_k = d_model / num_heads rows, i·d_k … (i+1)·d_k − 1.":
+            lambda: zeroed(sorted(set(heads))),
+        "rows i, i + h, i + 2h, … were zeroed (a stride of num_heads); merge_heads puts head i's d_k features side by "
+        "side, head-major, so its rows of W^O are the contiguous block i·d_k … (i+1)·d_k − 1.":
+            lambda: zeroed(sorted({r for i in heads for r in range(i, w.size(0), h)})),
+        "every head but the given ones was removed: zero the rows of the heads listed in `heads`, keep the others.":
+            others,
+    }
+
+
+def _expect_removed(remove_heads: Callable, w: Tensor, heads: list[int], h: int) -> None:
+    context = f"for w_o {tuple(w.shape)} ({dtype_name(w)}), heads={heads}, num_heads={h}"
+    got = call(remove_heads, w, list(heads), h, name="remove_heads", context=context)
+    want = ref.remove_heads(w, heads, h)
+    if want.device.type == "meta":
+        expect_tensor(got, want, what="W^O without those heads", context=context)
+        return
+    expect_close(got, want, what="W^O without those heads", context=context, suspects=_remove_suspects(w, heads, h),
+                 tol=(0.0, 0.0))  # kept entries are copies and removed ones exact zeros
+
+
+def _expect_refused(remove_heads: Callable, w: Tensor, heads: list, h: int, why: str) -> None:
+    context = f"for heads={heads}, num_heads={h}"
+    try:
+        got = call(remove_heads, w, heads, h, name="remove_heads", context=context)
+    except CheckFailure as e:
+        if "raised ValueError" in str(e):
+            return
+        raise
+    raise CheckFailure(f"`remove_heads` returned {type(got).__name__} {context}; expected a ValueError: {why}")
+
+
+def remove_values(remove_heads: Callable) -> None:
+    """Visible: the encoder's W^O (16 × 16) without head 2, then without heads 0 and 5 (8 heads of width 2);
+    an index out of range is refused."""
+    w = randn((16, 16), seed=930)
+    _expect_removed(remove_heads, w, [2], 8)
+    _expect_removed(remove_heads, w, [0, 5], 8)
+    _expect_refused(remove_heads, w, [8], 8, "head 8 does not exist among heads 0 … 7; say which indices are valid.")
+    passed("remove_values", "rows 2·d_k … 3·d_k − 1 of W^O zeroed for head 2, the rest kept; head 8 of 8 refused")
+
+
+def remove_cases(remove_heads: Callable) -> None:
+    """Hidden: 4 heads of width 4, 16 of width 1, every head, a repeated index, float64, meta tensors (and CUDA);
+    an empty list and a negative index are refused."""
+    w = randn((16, 16), seed=940, dtype=torch.float64)
+    _expect_removed(remove_heads, w, [3], 4)
+    _expect_removed(remove_heads, w, [0, 15, 7], 16)
+    _expect_removed(remove_heads, w, [1, 1], 4)
+    _expect_removed(remove_heads, randn((12, 12), seed=941), [0, 1, 2], 3)
+    _expect_removed(remove_heads, randn((16, 16), seed=0, device="meta"), [1], 8)
+    _expect_refused(remove_heads, w, [], 4, "an empty list removes nothing, which is a mistake worth saying; ask for "
+                                            "at least one head.")
+    _expect_refused(remove_heads, w, [-1], 4, "-1 is not a head index (Python would zero the last head's rows "
+                                              "silently); each index must be in 0 … num_heads − 1.")
+
+    def cuda_run() -> None:
+        _expect_removed(remove_heads, randn((16, 16), seed=942, device="cuda"), [3, 4], 8)
+
+    passed("remove_cases", f"widths 4 and 1, every head, repeats, float64 and meta tensors, empty and negative "
+                           f"lists refused; {on_cuda(cuda_run)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# questions on the experiment: the stored 8-head encoder (seed 1), each head removed in turn
+
+EXPERIMENT = (8, 1)  # (num_heads, seed) of the stored encoder exercise 09 reads (trained_heads.STORED_ENCODERS)
+
+
+@functools.lru_cache(maxsize=1)  # the stored encoder does not change while the course runs
+def _experiment() -> tuple[list[dict], list[dict], dict]:
+    """The reference's own run of the notebook's experiment: scores with each head removed, roles, and all heads."""
+    trained = ref.load(*EXPERIMENT)
+    return ref.ablation(trained), ref.head_roles(trained), ref.verb_scores(trained)
+
+
+def form_head_form(answer_form_head: object) -> None:
+    """Visible: the answer is one head index."""
+    got = read_int(answer_form_head, what="answer_form_head")
+    if got >= EXPERIMENT[0]:
+        raise CheckFailure(f"`answer_form_head` should be a head index, 0 … {EXPERIMENT[0] - 1}; got {got}.")
+    form_passed("form_head_form", "one head index")
+
+
+def form_head_question(answer_form_head: object) -> None:
+    """Hidden: the head whose removal costs the verb's form the most."""
+    got = read_int(answer_form_head, what="answer_form_head")
+    removed, roles, full = _experiment()
+    lost = [full["form_accuracy"] - r["form_accuracy"] for r in removed]
+    want = max(range(len(lost)), key=lambda i: lost[i])
+    looker = max(range(len(roles)), key=lambda i: roles[i]["subject"])
+    sense = max(range(len(removed)), key=lambda i: full["sense_accuracy"] - removed[i]["sense_accuracy"])
+    wrong = {}
+    if looker != want:
+        wrong[looker] = (f"head {looker} puts the most weight on the subject ({roles[looker]['subject']:.2f} on "
+                         f"average), but without it the form accuracy only drops by {lost[looker]:.3f}. Where a head "
+                         f"looks does not say what the layer needs from it: attention weights are not an explanation.")
+    if sense != want:
+        wrong.setdefault(sense, f"head {sense} is the one the sense needs most; the question asks about the form.")
+    expect_answer(got, want, name="form_head_question",
+                  summary=f"head {want}: without it the form accuracy drops by {lost[want]:.3f}",
+                  why=(f"the experiment's table: removing head {want} alone drops the held-out form accuracy from "
+                       f"{full['form_accuracy']:.3f} to {removed[want]['form_accuracy']:.3f}, more than any other "
+                       f"head (the next: {sorted(lost)[-2]:.3f}). The form depends on the word just before the verb, "
+                       f"and this is the head the layer reads it through."), wrong=wrong)
+
+
+def removable_form(answer_removable: object) -> None:
+    """Visible: the answer is a count of heads."""
+    got = read_int(answer_removable, what="answer_removable")
+    if got > EXPERIMENT[0]:
+        raise CheckFailure(f"`answer_removable` should count heads of an {EXPERIMENT[0]}-head layer, 0 … "
+                           f"{EXPERIMENT[0]}; got {got}.")
+    form_passed("removable_form", "one count")
+
+
+def removable_question(answer_removable: object) -> None:
+    """Hidden: how many heads can each be removed alone with the verb accuracy still at or above 0.99."""
+    got = read_int(answer_removable, what="answer_removable")
+    removed, _, _ = _experiment()
+    want = sum(r["verb_accuracy"] >= 0.99 for r in removed)
+    accuracies = ", ".join(f"{r['verb_accuracy']:.3f}" for r in removed)
+    expect_answer(got, want, name="removable_question",
+                  summary=f"{want} of {EXPERIMENT[0]} heads: each alone can go with the verb still at 99 % or more",
+                  why=(f"the held-out verb accuracy with each head removed in turn is {accuracies}; {want} of them are "
+                       f"at 0.99 or more. Most heads can go one at a time, as Michel et al. (2019) found in trained "
+                       f"Transformers; removing several at once is another question (chapter 09's pruning curve)."),
+                  wrong={EXPERIMENT[0]: "not every head can go: the one the form or the sense depends on cannot.",
+                         0: "count the heads whose removal leaves the verb accuracy at 0.99 or more: most can go."})
+
+
+def one_head_form(answer_one_head: object) -> None:
+    """Visible: the answer is one of the letters a, b, c, d."""
+    read_choice(answer_one_head, "abcd", what="answer_one_head")
+    form_passed("one_head_form", "one letter")
+
+
+def one_head_question(answer_one_head: object) -> None:
+    """Hidden: why one head cannot read two places through two maps, at the same number of parameters."""
+    got = read_choice(answer_one_head, "abcd", what="answer_one_head")
+    expect_answer(got, "a", name="one_head_question",
+                  summary="(a): one softmax per query and one value map for everything the head reads",
+                  why=("one head outputs Σ_s a_ts (x_s W^V) W^O: whatever weights it puts on t − 1 and t − 2, both "
+                       "places go through the same map W^V W^O. That the weights depend on the keys' content adds one "
+                       "direction more (rank 1, chapter 09 derives it), enough for one number, not for a pair read "
+                       "from each place. Two heads have two softmaxes and two value maps: one reads t − 1, the other "
+                       "t − 2."),
+                  wrong={"b": "every h has the same four 16 × 16 matrices: the same number of parameters.",
+                         "c": "the scores are divided by √d_k; a wide head is not saturated. Width is not what it lacks.",
+                         "d": "its error stays flat for most of the training steps in every seed; more steps do not "
+                              "help a map that cannot be written."})

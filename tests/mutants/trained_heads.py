@@ -225,3 +225,128 @@ MUTANTS.update({
     "without_positions_word": Mutant("answer_without_positions", "same", "one letter"),
 })
 VISIBLE += ["shift_transposed", "shift_same_angle", "position_norm_text"]
+
+
+# --- remove_heads and the questions on the experiment -------------------------------------------------------
+
+# What the stored 8-head encoder of seed 1 gives (mhsa_ref/data/trained_heads.pt, written by the sweep of
+# python -m mhsa_ref.trained_heads --sweep): a new sweep that changes the encoder changes these answers.
+FORM_HEAD, REMOVABLE, SENSE_HEAD = 4, 4, 6
+
+
+def remove_heads(w_o, heads, num_heads):
+    if len(heads) == 0 or min(heads) < 0 or max(heads) >= num_heads:
+        raise ValueError(f"heads must be indices 0 … {num_heads - 1}, at least one")
+    keep = torch.ones(num_heads, dtype=w_o.dtype, device=w_o.device)
+    keep[list(heads)] = 0
+    return w_o * keep.repeat_interleave(w_o.shape[0] // num_heads).unsqueeze(1)  # a (d_model, 1) mask of rows
+
+
+def remove_heads_view(w_o, heads, num_heads):
+    if not heads or any(i < 0 or i >= num_heads for i in heads):
+        raise ValueError("bad head index")
+    out = w_o.clone().view(num_heads, -1, w_o.shape[1])  # (h, d_k, d_model): head i's rows together
+    out[list(heads)] = 0
+    return out.view_as(w_o)
+
+
+def remove_columns(w_o, heads, num_heads):
+    if not heads or any(i < 0 or i >= num_heads for i in heads):
+        raise ValueError("bad head index")
+    d_k = w_o.shape[0] // num_heads
+    out = w_o.clone()
+    for i in heads:
+        out[:, i * d_k:(i + 1) * d_k] = 0
+    return out
+
+
+def remove_one_row(w_o, heads, num_heads):
+    if not heads or any(i < 0 or i >= num_heads for i in heads):
+        raise ValueError("bad head index")
+    out = w_o.clone()
+    out[list(heads)] = 0
+    return out
+
+
+def remove_strided(w_o, heads, num_heads):
+    if not heads or any(i < 0 or i >= num_heads for i in heads):
+        raise ValueError("bad head index")
+    out = w_o.clone()
+    for i in heads:
+        out[i::num_heads] = 0
+    return out
+
+
+def remove_the_others(w_o, heads, num_heads):
+    if not heads or any(i < 0 or i >= num_heads for i in heads):
+        raise ValueError("bad head index")
+    d_k = w_o.shape[0] // num_heads
+    out = torch.zeros_like(w_o)
+    for i in heads:
+        out[i * d_k:(i + 1) * d_k] = w_o[i * d_k:(i + 1) * d_k]
+    return out
+
+
+def remove_in_place(w_o, heads, num_heads):
+    if not heads or any(i < 0 or i >= num_heads for i in heads):
+        raise ValueError("bad head index")
+    d_k = w_o.shape[0] // num_heads
+    for i in heads:
+        w_o[i * d_k:(i + 1) * d_k] = 0
+    return w_o
+
+
+def remove_unchecked(w_o, heads, num_heads):
+    d_k = w_o.shape[0] // num_heads
+    out = w_o.clone()
+    for i in heads:
+        out[i * d_k:(i + 1) * d_k] = 0  # [-1] zeroes the last head's rows; [] removes nothing
+    return out
+
+
+def remove_on_cpu(w_o, heads, num_heads):
+    if not heads or any(i < 0 or i >= num_heads for i in heads):
+        raise ValueError("bad head index")
+    d_k = w_o.shape[0] // num_heads
+    keep = torch.ones(w_o.shape[0], 1, dtype=w_o.dtype)  # created on the CPU, whatever w_o's device
+    for i in heads:
+        keep[i * d_k:(i + 1) * d_k] = 0
+    return w_o * keep
+
+
+def remove_no_range_check(w_o, heads, num_heads):
+    if not heads:
+        raise ValueError("no heads")
+    d_k = w_o.shape[0] // num_heads
+    out = w_o.clone()
+    for i in heads:
+        out[i * d_k:(i + 1) * d_k] = 0
+    return out
+
+
+CORRECT.update({"remove_heads": remove_heads, "answer_one_head": "a", "answer_form_head": FORM_HEAD,
+                "answer_removable": REMOVABLE})
+MUTANTS.update({
+    "remove_columns": Mutant("remove_heads", remove_columns, "columns of those heads were zeroed"),
+    "remove_one_row": Mutant("remove_heads", remove_one_row, "one row per head was zeroed"),
+    "remove_strided": Mutant("remove_heads", remove_strided, "a stride of num_heads"),
+    "remove_the_others": Mutant("remove_heads", remove_the_others, "every head but the given ones"),
+    "remove_in_place": Mutant("remove_heads", remove_in_place, "in place"),
+    "remove_unchecked": Mutant("remove_heads", remove_unchecked, "expected a ValueError"),
+    "remove_no_range_check": Mutant("remove_heads", remove_no_range_check, "head 8 does not exist"),
+    "remove_on_cpu": Mutant("remove_heads", remove_on_cpu, "device"),
+    "form_head_sense": Mutant("answer_form_head", SENSE_HEAD, "the sense needs most"),
+    "form_head_first": Mutant("answer_form_head", 0, "drops the held-out form accuracy"),
+    "form_head_out_of_range": Mutant("answer_form_head", 8, "a head index"),
+    "removable_all": Mutant("answer_removable", 8, "not every head can go"),
+    "removable_none": Mutant("answer_removable", 0, "most can go"),
+    "removable_off_by_one": Mutant("answer_removable", REMOVABLE + 1, "at 0.99 or more"),
+    "removable_text": Mutant("answer_removable", "four", "one int"),
+    "one_head_parameters": Mutant("answer_one_head", "b", "same number of parameters"),
+    "one_head_width": Mutant("answer_one_head", "c", "Width is not what it lacks"),
+    "one_head_steps": Mutant("answer_one_head", "d", "more steps do not help"),
+    "one_head_word": Mutant("answer_one_head", "one softmax", "one letter"),
+})
+VISIBLE += ["remove_columns", "remove_one_row", "remove_strided", "remove_the_others", "remove_no_range_check",
+            "one_head_word", "form_head_out_of_range", "removable_text"]
+ALTERNATIVES["remove_heads"] = [remove_heads_view]
