@@ -52,7 +52,8 @@ KEEP: dict[str, set[str]] = {
     "one_hot": {"encode"},
     "word2vec": {"SkipGram", "Word2Vec", "nearest_neighbours", "subsample_keep_probability", "train_word2vec",
                  "save", "load", "training_sentences", "_pretrained", "pretrained", "main"},
-    "elmo": {"BiLM", "ELMo", "_batches", "train_elmo", "learn_scalar_mix", "sense_mix", "save", "load",
+    "elmo": {"BiLM", "ELMo", "_batches", "train_elmo", "learn_scalar_mix", "_fit_scalar_mix", "sense_mix", "sense_probe",
+             "save", "load",
              "training_sentences", "_pretrained", "pretrained", "main"},
     "attention": set(),
     "self_attention": set(),
@@ -288,7 +289,7 @@ With Python 3.10 or newer:
     python3 -m venv .venv
     .venv/bin/pip install -c constraints.txt .
 
-## Work
+## For learners
 
     .venv/bin/jupyter lab exercises/
 
@@ -296,6 +297,11 @@ Open an exercise, write each function where it says `raise NotImplementedError()
 check under it: a line starting with ✔ means it passed; otherwise the message says what was
 expected, what came, and the likely cause. *Validate* (in the notebook's toolbar) runs the whole
 notebook from the top. Hand in the notebook as your course asks.
+
+Between the functions come questions, each answered as the value of an `answer_…` variable. Answer a
+*Predict, then run* question before you run the experiment under it; answer a *Run, then answer*
+question from what its cell prints. The check under an answer only says whether it has the form
+asked for; whether it is right is decided, and explained, when your notebook is graded.
 
 Calling `mhsa_ref.softmax` or any other piece of the reference raises `Withheld`: write your own.
 """

@@ -405,19 +405,21 @@ def sense_separation(train_points, train_senses, test_points, test_senses):
 
 
 # issue 16's new cells: each exercise's new task and its predict-then-run questions. ada answers all
-# of them right; ben too, but one prediction in 04 (the spread of q·k, not its variance).
+# of them right; ben too, but one prediction in 04 (√d_k, where the entries' variance of 4 makes it 16).
 NEW_CELLS = {
     "ada": {
         "01_one_hot": {
             "vocab_with_unknown": '''\
-def vocab_with_unknown(tokens: list[str], min_count: int) -> dict[str, int]:
+def vocab_with_unknown(tokens, min_count: int) -> dict[str, int]:
     """"<unk>" -> 0, then every word seen at least min_count times, by order of first appearance."""
     from collections import Counter
+    tokens = list(tokens)  # read once: a generator is empty after the first pass
     counts = Counter(tokens)
     kept = [word for word in dict.fromkeys(tokens) if counts[word] >= min_count]
     return {"<unk>": 0, **{word: index for index, word in enumerate(kept, start=1)}}''',
             "answer_one_hot_bytes": "answer_one_hot_bytes = 32 * 20 * 10_000 * 4",
-            "answer_one_hot_distance": "answer_one_hot_distance = 1.414",
+            "answer_bag_distance": "answer_bag_distance = 0",
+            "answer_unknown_share": "answer_unknown_share = 0.017",
         },
         "02_word2vec": {
             "cooccurrence_counts": '''\
@@ -427,6 +429,7 @@ def cooccurrence_counts(pairs: torch.Tensor, vocab_size: int) -> torch.Tensor:
     return torch.bincount(cells, minlength=vocab_size * vocab_size).view(vocab_size, vocab_size)''',
             "answer_pair_count": "answer_pair_count = 34",
             "answer_noise_share": "answer_noise_share = 1 / 9",
+            "answer_bank_contexts": 'answer_bank_contexts = "a"',
         },
         "03_elmo": {
             "perplexity": '''\
@@ -435,7 +438,8 @@ def perplexity(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
     return loss.exp()''',
             "answer_copy_target": 'answer_copy_target = "a"',
-            "answer_uniform_perplexity": "answer_uniform_perplexity = 1000",
+            "answer_mixed_perplexity": "answer_mixed_perplexity = 2",
+            "answer_bilm_perplexity": "answer_bilm_perplexity = 3.59",
         },
         "04_attention": {
             "attention_entropy": '''\
@@ -443,8 +447,9 @@ def attention_entropy(weights: torch.Tensor) -> torch.Tensor:
     """(..., T, S) weights -> (..., T) entropy -Σ_s w log w in nats; 0·log 0 counts as 0."""
     logs = torch.where(weights > 0, weights.log(), torch.zeros_like(weights))
     return -(weights * logs).sum(dim=-1)''',
-            "answer_dot_variance": "answer_dot_variance = 64",
-            "answer_uniform_entropy": "answer_uniform_entropy = math.log(8)",
+            "answer_score_scale": "answer_score_scale = 16",
+            "answer_masked_entropy": "answer_masked_entropy = math.log(4)",
+            "answer_saturation": 'answer_saturation = "a"',
         },
         "05_self_attention": {
             "causal_padding_mask": '''\
@@ -454,7 +459,8 @@ def causal_padding_mask(lengths, T):
     past = s.view(1, T) <= s.view(T, 1)  # (T, T)
     word = s.view(1, 1, T) < lengths.view(-1, 1, 1)  # (B, 1, T)
     return past & word''',
-            "answer_first_weight": "answer_first_weight = 1",
+            "answer_fourth_weight": "answer_fourth_weight = 1 / 4",
+            "answer_bank_attends": 'answer_bank_attends = "b"',
             "answer_reversed_words": 'answer_reversed_words = "b"',
         },
         "06_split_heads": {
@@ -463,7 +469,8 @@ def head_norms(x, num_heads):
     """x (B, T, d_model) -> (B, h, T): the length of each token's d_k numbers in each head."""
     return torch.linalg.vector_norm(split_heads(x, num_heads), dim=-1)''',
             "answer_view_without_transpose": 'answer_view_without_transpose = "b"',
-            "answer_split_strides": "answer_split_strides = (64, 2, 16, 1)",
+            "answer_strides": "answer_strides = (120, 6, 24, 1)",
+            "answer_longest_head": "answer_longest_head = 7",
         },
         "07_concat_and_output": {
             "head_contributions": '''\
@@ -473,6 +480,7 @@ def head_contributions(z, w_o):
     return torch.stack([z[:, i] @ w_o[i * d_k:(i + 1) * d_k] for i in range(h)], dim=1)''',
             "answer_merge_index": "answer_merge_index = (0, 2, 1, 1)",
             "answer_params_vs_heads": "answer_params_vs_heads = 0",
+            "answer_largest_contribution": "answer_largest_contribution = 5",
         },
         "08_cost_and_gpu": {
             "longest_sequence": '''\
@@ -480,8 +488,9 @@ def longest_sequence(memory_bytes, batch, num_heads, dtype):
     """The largest int T with batch · num_heads · T² · dtype.itemsize <= memory_bytes."""
     per_square = batch * num_heads * dtype.itemsize
     return math.isqrt(memory_bytes // per_square)''',
-            "answer_flops_coefficients": "answer_flops_coefficients = (8, 4)",
-            "answer_crossover_len": "answer_crossover_len = 10240",
+            "answer_cross_coefficients": "answer_cross_coefficients = (4, 4, 4)",
+            "answer_quadratic_share": "answer_quadratic_share = 2 / 3",
+            "answer_flops_growth": 'answer_flops_growth = "b"',
             "answer_heads_cost": 'answer_heads_cost = "a"',
         },
         "09_trained_heads": {
@@ -494,7 +503,7 @@ def position_shift(offset, d_model):
         blocks.append(torch.tensor([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]]))
     return torch.block_diag(*blocks)''',
             "answer_position_norm": "answer_position_norm = math.sqrt(8)",
-            "answer_without_positions": 'answer_without_positions = "a"',
+            "answer_same_word": 'answer_same_word = "a"',
             # issue 26: remove a head, read the experiment, interpret the two-places run
             "remove_heads": '''\
 def remove_heads(w_o, heads, num_heads):
@@ -516,7 +525,7 @@ def remove_heads(w_o, heads, num_heads):
 }
 # ben: ada's new cells, except one wrong prediction in 04.
 NEW_CELLS["ben"] = {a: dict(cells) for a, cells in NEW_CELLS["ada"].items()}
-NEW_CELLS["ben"]["04_attention"]["answer_dot_variance"] = "answer_dot_variance = 8  # the spread of q·k is about 8"
+NEW_CELLS["ben"]["04_attention"]["answer_score_scale"] = "answer_score_scale = 4  # √d_k, as in the chapter"
 # ben zeroes the heads' columns of W^O instead of their rows, and takes the sense's head for the form's
 NEW_CELLS["ben"]["09_trained_heads"].update({
     "remove_heads": '''\

@@ -17,8 +17,8 @@ from notebook_cells import grade, graded_cells, setup_source
 
 EXERCISES = {m.ASSIGNMENT: m for m in (one_hot, word2vec, elmo, attention, self_attention, split_heads,
                                          concat_and_output, cost_and_gpu, trained_heads)}
-POINTS = {"01_one_hot": 15, "02_word2vec": 14, "03_elmo": 12, "04_attention": 17, "05_self_attention": 16,
-          "06_split_heads": 14, "07_concat_and_output": 18, "08_cost_and_gpu": 13,
+POINTS = {"01_one_hot": 16, "02_word2vec": 15, "03_elmo": 13, "04_attention": 18, "05_self_attention": 17,
+          "06_split_heads": 15, "07_concat_and_output": 19, "08_cost_and_gpu": 14,
           "09_trained_heads": 18}
 CASES = [(a, name) for a, m in EXERCISES.items() for name in sorted(m.MUTANTS)]
 

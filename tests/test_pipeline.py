@@ -27,31 +27,32 @@ pytestmark = pytest.mark.slow
 
 # Every assignment nbgrader knows, as the Makefile finds them (solutions/[0-9][0-9]_*).
 ASSIGNMENTS = sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir() and re.fullmatch(r"\d\d_\w+", p.name))
-FULL = {"01_one_hot": 15.0, "02_word2vec": 14.0, "03_elmo": 12.0, "04_attention": 17.0, "05_self_attention": 16.0,
-        "06_split_heads": 14.0, "07_concat_and_output": 18.0, "08_cost_and_gpu": 13.0,
+FULL = {"01_one_hot": 16.0, "02_word2vec": 15.0, "03_elmo": 13.0, "04_attention": 18.0, "05_self_attention": 17.0,
+        "06_split_heads": 15.0, "07_concat_and_output": 19.0, "08_cost_and_gpu": 14.0,
         "09_trained_heads": 18.0}
 
 # ben's score in each assignment and the graded cells his mistakes fail (every other cell passes).
 BEN = {
     # cosine_similarity without a zero-vector guard: 0 / 0 = NaN.
-    "01_one_hot": (14.0, {"test_cosine_zero_vectors"}),
+    "01_one_hot": (15.0, {"test_cosine_zero_vectors"}),
     # skipgram_pairs pairs each word with itself; sgns_loss takes log(sigmoid(x)), -inf for large |x|.
-    "02_word2vec": (10.0, {"test_pairs_values", "test_pairs_edge_cases", "test_sgns_stability"}),
+    "02_word2vec": (11.0, {"test_pairs_values", "test_pairs_edge_cases", "test_sgns_stability"}),
     # bidirectional_targets puts 0 (a real word) where there is no target, not -100.
-    "03_elmo": (9.0, {"test_targets_values", "test_targets_edge_cases"}),
-    # softmax without the max shift (exp overflows, NaN); scores divided by d_k, not √d_k; and he predicted
-    # the spread of q·k (its standard deviation, 8) where the question asks for its variance (64).
-    "04_attention": (8.0, {"test_softmax_stability", "test_sdpa_values", "test_sdpa_shapes_and_dtypes",
-                           "test_sdpa_masks", "test_sdpa_fully_masked_row", "test_dot_variance"}),
+    "03_elmo": (10.0, {"test_targets_values", "test_targets_edge_cases"}),
+    # softmax without the max shift (exp overflows, NaN); scores divided by d_k, not √d_k; and he divides
+    # scores of entries of variance 4 by √d_k, as if the entries had variance 1 (4, where 16 is right).
+    "04_attention": (9.0, {"test_softmax_stability", "test_sdpa_values", "test_sdpa_shapes_and_dtypes",
+                           "test_sdpa_masks", "test_sdpa_fully_masked_row", "test_score_scale"}),
     # causal_mask masks the diagonal too; torch.softmax's NaN for a fully masked row is not repaired.
-    "05_self_attention": (13.0, {"test_causal_values", "test_causal_sizes_and_devices",
+    "05_self_attention": (14.0, {"test_causal_values", "test_causal_sizes_and_devices",
                                 "test_self_attention_fully_masked_row"}),
-    # split_heads never checks num_heads (view's RuntimeError); a (B, T, S) mask is not given a head axis.
-    "06_split_heads": (11.0, {"test_split_bad_heads", "test_weights_masks", "test_weights_devices"}),
+    # split_heads never checks num_heads (view's RuntimeError); a (B, T, S) mask is not given a head axis (one
+    # graded cell: the device checks use (T, S) masks, so this mistake costs nothing there).
+    "06_split_heads": (13.0, {"test_split_bad_heads", "test_weights_masks"}),
     # the module multiplies by each nn.Linear's weight alone, so its biases are never added.
-    "07_concat_and_output": (15.0, {"test_module_matches_torch", "test_module_options_and_devices"}),
+    "07_concat_and_output": (16.0, {"test_module_matches_torch", "test_module_options_and_devices"}),
     # a multiply-add counted as 1 FLOP; softmax upcast to float32 and never cast back (bfloat16 in, float32 out).
-    "08_cost_and_gpu": (8.0, {"test_flops_values", "test_flops_sizes", "test_layer_gpu_path"}),
+    "08_cost_and_gpu": (9.0, {"test_flops_values", "test_flops_sizes", "test_layer_gpu_path"}),
     # the sines and cosines concatenated (all sines, then all cosines), not interleaved; remove_heads zeroes the
     # heads' columns of W^O, not their rows; he takes the sense's head for the form's, and more parameters for
     # what one head lacks.
@@ -61,14 +62,14 @@ BEN = {
 # On a grading machine with CUDA, the hidden device checks also run zero vectors and fully masked rows
 # there, so the same mistakes cost ben one more cell in 01 and two more in 04.
 if torch.cuda.is_available():
-    BEN["01_one_hot"] = (13.0, BEN["01_one_hot"][1] | {"test_cosine_devices"})
-    BEN["04_attention"] = (6.0, BEN["04_attention"][1] | {"test_softmax_devices", "test_sdpa_devices"})
+    BEN["01_one_hot"] = (14.0, BEN["01_one_hot"][1] | {"test_cosine_devices"})
+    BEN["04_attention"] = (7.0, BEN["04_attention"][1] | {"test_softmax_devices", "test_sdpa_devices"})
 # A phrase of the check messages that names each of ben's mistakes, as his feedback shows it.
 BEN_MISTAKES = {
     "01_one_hot": ["a zero vector has length 0"],
     "02_word2vec": ["the word was paired with itself", "log(sigmoid(x)) underflows"],
     "03_elmo": ["which is a real word index"],
-    "04_attention": ["exp overflowed", "divided by d_k", "standard deviation"],
+    "04_attention": ["exp overflowed", "divided by d_k", "assumes entries of variance 1"],
     "05_self_attention": ["the diagonal is False", "NaN in the weights"],
     "06_split_heads": ["Expected a ValueError", "mask.unsqueeze(1)"],
     "07_concat_and_output": ["the biases were dropped"],

@@ -298,10 +298,21 @@ def _exception_hint(e: Exception) -> str:
         )
     if ".item()" in text or "Cannot copy out of meta tensor" in text:
         return (
-            "\n  Likely cause: .item(), .tolist(), float(...) or .cpu() moves a tensor's numbers to the CPU, which a "
-            "tensor on the meta device does not have (and which a GPU tensor pays for). Keep every tensor on the "
-            "inputs' device, in tensor operations."
+            "\n  Likely cause: the numbers of a tensor on the inputs' device were copied to the CPU: into a tensor "
+            "created there (torch.zeros(...) without device=x.device, then filled), or by .item(), .tolist(), "
+            "float(...) or .cpu(). A tensor on the meta device has no numbers to copy (and a GPU tensor pays for "
+            "the copy): create new tensors with the inputs' device and dtype, and keep to tensor operations."
         )
+    if "numel() == 0" in text or "on an empty" in text:
+        return ("\n  Likely cause: a reduction (max, min, argmax) over an empty tensor: with nothing in the input, "
+                "sizes must come from the arguments (vocab_size, T, …), not from the largest value seen.")
+    if "Expected target size" in text:
+        return ("\n  Likely cause: F.cross_entropy takes the classes on dimension 1, so (B, T, V) logits are read as "
+                "(B, V, T). Flatten first: logits.reshape(-1, V) and targets.reshape(-1).")
+    if "is invalid for input of size" in text:
+        return ("\n  Likely cause: a view or reshape to a shape whose number of elements differs from the tensor's. "
+                "Check where that size comes from: torch.bincount(x) returns max(x) + 1 counts, fewer than you "
+                "expect when the largest values do not occur, unless given minlength=.")
     if "cannot be multiplied" in text or "same reduction dim" in text:
         return (
             "\n  Likely cause: a matrix product with a transposed operand. x @ w needs the last size of x to equal "
@@ -470,16 +481,31 @@ def form_every_suspect(suspects: Mapping[str, object]) -> None:
             pass
 
 
+def likely_causes(causes: list[str]) -> str | None:
+    """One likely cause as it is; several that give the same result here, all of them (never one by chance)."""
+    if not causes:
+        return None
+    if len(causes) == 1:
+        return causes[0]
+    return "one of these, which give the same result here: " + " Or: ".join(causes)
+
+
 def _matching_suspect(got: Tensor, suspects: Mapping[str, Callable[[], Tensor]], atol: float, rtol: float) -> str | None:
-    """The first likely cause whose output equals `got` (shape included), or None."""
+    """Every likely cause whose output equals `got` (shape included), as one message; or None.
+
+    A suspect whose output is not finite names nothing: inf equals inf whatever the mistake that made it.
+    """
+    causes = []
     for cause, make in suspects.items():
         try:
             candidate = make()
         except Exception:  # a suspect that cannot be formed for these inputs says nothing
             continue
-        if candidate is not None and _close(got, candidate.to(got.dtype), atol, rtol):
-            return cause
-    return None
+        if candidate is None or not bool(torch.isfinite(candidate.detach().double()).all()):
+            continue
+        if _close(got, candidate.to(got.dtype), atol, rtol):
+            causes.append(cause)
+    return likely_causes(causes)
 
 
 def expect_exact(got: object, want: Tensor, *, what: str, context: str,

@@ -95,7 +95,7 @@ def expect_answer(got: object, want: object, *, name: str, summary: str, why: st
         passed(name, summary)
         return
     mistake = next((cause for value, cause in wrong.items() if same(got, value)), None)
-    raise CheckFailure(f"Your prediction {got!r} is not the answer, {want!r}."
+    raise CheckFailure(f"Your answer {got!r} is not the right one, {want!r}."
                        + (f"\n  Likely reasoning: {mistake}" if mistake else "")
                        + f"\n  Why: {why}")
 

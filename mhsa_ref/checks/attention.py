@@ -18,10 +18,11 @@ from torch import Tensor, nn
 from mhsa_ref import attention as ref
 from mhsa_ref.self_attention import causal_mask
 from mhsa_ref.checks._core import CheckFailure, Rules, call, expect_close, expect_results, expect_tensor, on_cuda, passed, randn, random_mask
-from mhsa_ref.checks._questions import expect_answer, form_passed, near, read_float
+from mhsa_ref.checks._questions import expect_answer, form_passed, near, read_choice, read_float
 
 __all__ = [
     "softmax_values",
+    "softmax_masked_row",
     "softmax_stability",
     "softmax_dims_and_dtypes",
     "softmax_devices",
@@ -32,10 +33,12 @@ __all__ = [
     "sdpa_devices",
     "entropy_values",
     "entropy_cases",
-    "dot_variance_form",
-    "dot_variance_question",
-    "uniform_entropy_form",
-    "uniform_entropy_question",
+    "score_scale_form",
+    "score_scale_question",
+    "masked_entropy_form",
+    "masked_entropy_question",
+    "saturation_form",
+    "saturation_question",
 ]
 
 SOFTMAX_RULES = Rules(ops={
@@ -102,6 +105,16 @@ _ALL_MASKED = (
     "a slice that is entirely -inf gives NaN, because x - max(x) is -inf - (-inf) there. Such "
     "a slice must give zeros: replace a non-finite maximum by 0 (torch.where) and avoid 0/0."
 )
+
+
+def softmax_masked_row(softmax: Callable) -> None:
+    """Visible: the two cases the instructions require. Scores near 1000 (a naive exp overflows), then scores
+    (3, 4) whose second row is entirely -inf (a query with nothing to attend to): zeros there."""
+    _expect_softmax(softmax, randn((2, 5), seed=14) * 1000, -1, nan_hint=_OVERFLOW)
+    x = randn((3, 4), seed=15)
+    x[1] = float("-inf")
+    _expect_softmax(softmax, x, -1, nan_hint=_ALL_MASKED)
+    passed("softmax_masked_row", "scores near 1000 do not overflow; a row that is entirely -inf gives zeros")
 
 
 def softmax_stability(softmax: Callable) -> None:
@@ -297,6 +310,15 @@ def _entropy_suspects(w: Tensor) -> dict[str, Callable[[], Tensor]]:
             lambda: -plogp().sum(-2),
         "you returned −Σ log w without the weights in front; entropy weighs each log w by w: −Σ w log w.":
             lambda: -torch.where(w > 0, w.log(), torch.zeros_like(w)).sum(-1),
+        "−w log w was averaged over the keys (mean); the entropy is its sum over the keys, −Σ_s w_s log w_s.":
+            lambda: -plogp().mean(-1),
+        "a row of zeros (a query with nothing to attend to) got log S, as if its weights were uniform; it has no "
+        "weights at all, and its entropy is 0.":
+            lambda: torch.where(w.sum(-1) == 0, torch.full_like(w[..., 0], math.log(w.size(-1))), -plogp().sum(-1)),
+        "the entropy was divided by log S (a share of the largest entropy); return it in nats: log S for a "
+        "uniform row of S weights.": lambda: -plogp().sum(-1) / math.log(w.size(-1)),
+        "softmax was applied to the weights again before the entropy; they already are a distribution, each row "
+        "summing to 1 (or all zeros).": lambda: -torch.xlogy(w.softmax(-1), w.softmax(-1)).sum(-1),
     }
 
 
@@ -344,49 +366,75 @@ def entropy_cases(attention_entropy: Callable) -> None:
 # questions: predict, then run
 
 
-def dot_variance_form(answer_dot_variance: object) -> None:
+def score_scale_form(answer_score_scale: object) -> None:
     """Visible: the answer is one number."""
-    read_float(answer_dot_variance, what="answer_dot_variance")
-    form_passed("dot_variance_form", "one number")
+    read_float(answer_score_scale, what="answer_score_scale")
+    form_passed("score_scale_form", "one number")
 
 
-def dot_variance_question(answer_dot_variance: object) -> None:
-    """Hidden: the variance of q · k for d_k = 64 independent standard normal entries (unscaled)."""
-    got = read_float(answer_dot_variance, what="answer_dot_variance")
-    d_k = 64
-    want = float(d_k)  # a sum of d_k independent products, each of variance Var(q_i)·Var(k_i) = 1
-    expect_answer(got, want, name="dot_variance_question", close=near(rel=1e-2),
-                  summary=f"{want:g} = d_k: the variance grows with the width, hence the 1/√d_k",
-                  why=(f"q · k = Σ_i q_i k_i is a sum of d_k = {d_k} independent products. Each has mean 0 and "
-                       f"variance E[q_i²] E[k_i²] = 1 · 1 = 1, and variances of independent terms add: "
-                       f"Var(q · k) = d_k = {d_k}, a standard deviation of {d_k ** 0.5:g}. Scores that far apart "
-                       f"push softmax to nearly one-hot rows with vanishing gradients; dividing by √d_k = "
-                       f"{d_k ** 0.5:g} brings the variance back to 1, whatever d_k."),
-                  wrong={1.0: "1 is the variance after dividing by √d_k; before, the d_k products' variances add up.",
-                         8.0: "8 = √64 is the standard deviation of q · k; its variance is the square, 64.",
-                         0.0: "0 is the mean of q · k; its variance is the sum of the d_k products' variances.",
-                         4096.0: "each product q_i k_i has variance 1, not d_k: the sum has variance d_k, not d_k²."})
+def score_scale_question(answer_score_scale: object) -> None:
+    """Hidden: the divisor that gives q·k unit variance, for d_k = 16 and entries of variance 4."""
+    got = read_float(answer_score_scale, what="answer_score_scale")
+    d_k, variance = 16, 4.0
+    want = math.sqrt(d_k * variance * variance)
+    expect_answer(got, want, name="score_scale_question", close=near(),
+                  summary=f"{want:g}: q·k has variance d_k · 4 · 4 = {d_k * variance ** 2:g}, so divide by its square root",
+                  why=("each product q_i k_i of independent, mean-0 entries has variance Var(q_i)·Var(k_i) = 4 · 4 = 16, "
+                       "and the d_k = 16 products add their variances: Var(q·k) = 256. Dividing by √256 = 16 brings it "
+                       "back to 1. With entries of variance 1 this is the √d_k of the chapter; in general the scale "
+                       "is the standard deviation of the scores."),
+                  wrong={4.0: "√d_k = 4 assumes entries of variance 1; here each entry has variance 4, and a product of "
+                              "two such entries has variance 16.",
+                         256.0: "256 is the variance of q·k; dividing by a number divides the variance by its square, so "
+                                "divide by √256 = 16.",
+                         8.0: "√(16 · 4) = 8 counts the variance 4 once; q_i and k_i both have variance 4, so each "
+                              "product has 16.",
+                         64.0: "64 = 16 · 4 counts the variance of one factor; each product has variance 4 · 4."})
 
 
-def uniform_entropy_form(answer_uniform_entropy: object) -> None:
+def masked_entropy_form(answer_masked_entropy: object) -> None:
     """Visible: the answer is one number."""
-    read_float(answer_uniform_entropy, what="answer_uniform_entropy")
-    form_passed("uniform_entropy_form", "one number")
+    read_float(answer_masked_entropy, what="answer_masked_entropy")
+    form_passed("masked_entropy_form", "one number")
 
 
-def uniform_entropy_question(answer_uniform_entropy: object) -> None:
-    """Hidden: the entropy of a query whose 8 scores are all equal."""
-    got = read_float(answer_uniform_entropy, what="answer_uniform_entropy")
-    S = 8
-    want = ref.attention_entropy(ref.softmax(torch.zeros(1, S, dtype=torch.float64), -1)).item()
-    expect_answer(got, want, name="uniform_entropy_question", close=near(),
-                  summary=f"log 8 ≈ {want:.4f}: equal scores give equal weights 1/8, the most spread-out row",
-                  why=(f"equal scores give equal weights, softmax = 1/{S} for each key (whatever the common score), "
-                       f"so the entropy is −Σ (1/{S}) log(1/{S}) = log {S} ≈ {want:.3f} nats: the largest entropy a "
-                       f"row over {S} keys can have. A query that takes everything from one key has entropy 0; "
-                       f"exp(entropy) reads as 'how many keys the query effectively looks at', here {S}."),
-                  wrong={0.0: "0 is the entropy of a one-hot row (all the weight on one key); equal scores spread the "
-                              "weight evenly.",
-                         1.0: "the weights sum to 1, but the entropy is −Σ w log w = log 8 for 8 equal weights.",
-                         3.0: "3 = log2(8) is the entropy in bits; the course uses the natural log (nats): log 8.",
-                         0.125: "1/8 is each key's weight; the entropy is −Σ w log w over the 8 keys."})
+def masked_entropy_question(answer_masked_entropy: object) -> None:
+    """Hidden: the entropy of a query with equal scores on 4 keys and the other 12 masked."""
+    got = read_float(answer_masked_entropy, what="answer_masked_entropy")
+    scores = torch.full((16,), 2.5, dtype=torch.float64)
+    scores[4:] = float("-inf")
+    want = ref.attention_entropy(ref.softmax(scores)).item()
+    expect_answer(got, want, name="masked_entropy_question", close=near(),
+                  summary=f"log 4 ≈ {want:.4f}: a uniform row over the 4 keys it may attend to",
+                  why=("the 12 masked keys get weight exactly 0 and add 0 · log 0 = 0 to the entropy; the 4 others get "
+                       "1/4 each, so −Σ w log w = −4 · (1/4) log(1/4) = log 4 ≈ 1.386. The entropy counts the keys a "
+                       "query really spreads over: e^entropy = 4 here."),
+                  wrong={math.log(16): "log 16 would spread the weight over all 16 keys; the masked ones get exactly 0.",
+                         4.0: "4 is e^entropy, the number of keys it spreads over; the entropy itself is log 4.",
+                         2.0: "2 is log₂ 4, the entropy in bits; the course measures it in nats, log 4 ≈ 1.386.",
+                         0.0: "0 is the entropy of a row with all its weight on one key; this one spreads over 4."})
+
+
+def saturation_form(answer_saturation: object) -> None:
+    """Visible: the answer is one of the letters a, b, c."""
+    read_choice(answer_saturation, "abc", what="answer_saturation")
+    form_passed("saturation_form", "one letter")
+
+
+def saturation_question(answer_saturation: object) -> None:
+    """Hidden: what the measured entropies with and without 1/√d_k show."""
+    got = read_choice(answer_saturation, "abc", what="answer_saturation")
+    g = torch.Generator().manual_seed(4)  # the notebook's experiment
+    q, k = torch.randn(1, 16, 64, generator=g), torch.randn(1, 16, 64, generator=g)
+    scores = q @ k.transpose(-2, -1)
+    raw, scaled = (ref.attention_entropy(ref.softmax(s)).mean().item() for s in (scores, scores / 8))
+    expect_answer(got, "a", name="saturation_question",
+                  summary=f"(a): without the scale the mean entropy is {raw:.2f}, near one-hot; with it {scaled:.2f}",
+                  why=(f"your measurement: without 1/√d_k the scores have a spread of about √64 = 8, and the weights "
+                       f"are nearly one-hot (mean entropy {raw:.2f}, where a uniform row over 16 keys has log 16 = "
+                       f"2.77); with it, {scaled:.2f}. A saturated softmax also has gradients near 0, which is the "
+                       f"reason Vaswani et al. give for the scale."),
+                  wrong={"b": f"the measured entropy is lower without the scale ({raw:.2f} against {scaled:.2f}): "
+                              f"the weights are sharper, not more uniform.",
+                         "c": f"the two measured entropies differ a lot ({raw:.2f} and {scaled:.2f}): the scale changes "
+                              f"the weights, not only the scores' size."})

@@ -46,6 +46,8 @@ __all__ = [
     "merge_index_question",
     "layer_inputs",
     "expect_layer",
+    "largest_contribution_form",
+    "largest_contribution_question",
 ]
 
 
@@ -408,6 +410,20 @@ def _contributions_suspects(z: Tensor, w_o: Tensor) -> dict[str, Callable[[], Te
         "w_o.reshape(h, d_k, d_out).": lambda: z @ w_o.reshape(d_k, h, w_o.size(1)).transpose(0, 1),
         "the contributions were averaged over the heads (divided by h); the layer adds them: "
         "Concat(Z_0, …, Z_{h−1}) W^O = Σ_i Z_i W^O_i.": lambda: want() / h,
+        "every head was multiplied by the first block of rows, w_o[:d_k]; head i's block is its own, rows "
+        "i·d_k … (i+1)·d_k − 1.": lambda: z @ w_o[:d_k],
+        "the blocks of w_o were taken in reverse order (head i with block h − 1 − i); head 0's rows come first, as "
+        "its features come first in the concatenation.": lambda: z @ w_o.reshape(h, d_k, w_o.size(1)).flip(0),
+        "z was reshaped to (B, T, h, d_k) without moving its axes: z is (B, h, T, d_k), so that reshape mixes "
+        "heads and tokens. Index head i as z[:, i] (B, T, d_k), or keep z as it is and multiply by "
+        "w_o.reshape(h, d_k, d_out).": lambda: torch.stack(
+            [z.reshape(B, T, h, d_k)[:, :, i] @ w_o[i * d_k:(i + 1) * d_k] for i in range(h)], 1),
+        "each head got an equal share of the layer's output, (merge_heads(z) @ w_o) / h: the sum is right, the "
+        "parts are not. Head i's part is what its own features give through its own rows, Z_i W^O_i.":
+            lambda: (want().sum(1, keepdim=True) / h).expand(B, h, T, w_o.size(1)),
+        "w_o was reshaped to (h, d_out, d_k) and transposed; a reshape keeps the order of the rows, so head i's "
+        "block is w_o.reshape(h, d_k, d_out)[i], with no transpose.":
+            lambda: z @ w_o.reshape(h, w_o.size(1), d_k).transpose(1, 2),
     }
     if w_o.size(0) == w_o.size(1):
         suspects["you took columns of w_o (w_o[:, i·d_k:(i+1)·d_k], transposed); head i's part is its block of "
@@ -506,3 +522,34 @@ def merge_index_question(answer_merge_index: object) -> None:
                          (0, 5, 1, 0): "feature 5 is not head 5: each head holds d_k = 2 consecutive features, so "
                                        "feature 5 is head 5 // 2.",
                          (0, 2, 1, 0): "feature 4 is head 2's number 0; feature 5 is the next one, number 1."})
+
+
+def largest_contribution_form(answer_largest_contribution: object) -> None:
+    """Visible: the answer is one head index, 0 … 7."""
+    got = read_int(answer_largest_contribution, what="answer_largest_contribution")
+    if got > 7:
+        raise CheckFailure(f"`answer_largest_contribution` should be a head index, 0 … 7; got {got}.")
+    form_passed("largest_contribution_form", "one head index")
+
+
+def largest_contribution_question(answer_largest_contribution: object) -> None:
+    """Hidden: which head adds the longest vector to "bank"'s output, in the notebook's experiment."""
+    from mhsa_ref import widgets, word2vec
+    from mhsa_ref.split_heads import split_heads
+
+    got = read_int(answer_largest_contribution, what="answer_largest_contribution")
+    tokens = "we went to the bank to watch the herons".split()
+    x = widgets.head_points(word2vec.pretrained(), tokens)  # (1, T, 16)
+    w_q, w_k, w_v, w_o = widgets.head_weights(16, 8)
+    q, k, v = (split_heads(x @ w, 8) for w in (w_q, w_k, w_v))
+    z, _ = ref.scaled_dot_product_attention(q, k, v)  # (1, 8, T, 2)
+    lengths = ref.head_contributions(z, w_o)[0, :, tokens.index("bank")].norm(dim=-1)  # (h,)
+    want = int(lengths.argmax())
+    expect_answer(got, want, name="largest_contribution_question",
+                  summary=f"head {want}: it adds a vector {lengths[want]:.2f} long to \"bank\"'s output",
+                  why=(f"the measured lengths of each head's contribution Z_i W^O_i to \"bank\": "
+                       f"{', '.join(f'{v:.2f}' for v in lengths.tolist())}. The output is their sum, so the heads "
+                       f"do not weigh the same in it: what W^O does is add h vectors of different sizes, each from its "
+                       f"own plane. (Chapter 09 asks which heads a trained layer needs, by removing them.)"),
+                  wrong={int(lengths.argmin()): "that head adds the shortest vector to \"bank\"; the question asks "
+                                                "for the longest."})

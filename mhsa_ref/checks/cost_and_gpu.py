@@ -15,8 +15,9 @@ from typing import Callable
 
 import torch
 
-from mhsa_ref.checks._core import CheckFailure, call, low_precision_tolerance, on_cuda, passed, random_mask
-from mhsa_ref.checks._questions import expect_answer, form_passed, read_choice, read_int, read_ints
+from mhsa_ref.checks._core import (CheckFailure, call, likely_causes, low_precision_tolerance, on_cuda, passed,
+                                   random_mask)
+from mhsa_ref.checks._questions import expect_answer, form_passed, near, read_choice, read_float, read_ints
 from mhsa_ref.checks.concat_and_output import expect_layer, layer_inputs, layer_values as _layer_values
 
 ref = importlib.import_module("mhsa_ref.cost_and_gpu")
@@ -31,12 +32,14 @@ __all__ = [
     "layer_gpu_path",
     "longest_values",
     "longest_cases",
-    "flops_coefficients_form",
-    "flops_coefficients_question",
-    "crossover_len_form",
-    "crossover_len_question",
     "heads_cost_form",
     "heads_cost_question",
+    "cross_coefficients_form",
+    "cross_coefficients_question",
+    "quadratic_share_form",
+    "quadratic_share_question",
+    "flops_growth_form",
+    "flops_growth_question",
 ]
 
 
@@ -70,8 +73,9 @@ def _expect_int(got: object, want: int, *, name: str, context: str, suspects: di
         raise CheckFailure(f"`{name}` returned {type(got).__name__} {got!r} {context}; expected the int {want}.")
     if got == want:
         return
-    cause = next((c for c, value in suspects.items() if value == got and value != want), None)
-    raise CheckFailure(f"`{name}` returned {got:,} {context}; expected {want:,} (ratio {got / want:.3g})."
+    cause = likely_causes([c for c, value in suspects.items() if value == got and value != want])
+    ratio = f" (ratio {got / want:.3g})" if want else ""
+    raise CheckFailure(f"`{name}` returned {got:,} {context}; expected {want:,}{ratio}."
                        + (f"\n  Likely cause: {cause}" if cause else ""))
 
 
@@ -188,12 +192,22 @@ def _longest_suspects(M: int, B: int, h: int, dtype: torch.dtype) -> dict[str, i
         "math.isqrt(memory_bytes // (B·h·itemsize)).": round(math.sqrt(M / c)),
         "the square root was rounded up; a T whose matrix is larger than the memory does not fit: round down.":
             math.ceil(math.sqrt(M / c)),
+        "a float square root (math.sqrt, ** 0.5) was used: above 2**53 a float cannot hold every int, and the "
+        "root comes out one too large; math.isqrt(n) is exact for any int.": int(math.sqrt(M / c)),
         "the bytes per score were left out: divide by B·h·dtype.itemsize, not B·h.": math.isqrt(M // (B * h)),
         "the heads were left out: every head has its own (T, T) matrix, B·h·T² scores in all.": math.isqrt(M // (B * size)),
         "the square root is missing: the matrix has T² scores per head, so T is the square root of what fits.":
             M // c,
         "bits were used instead of bytes: dtype.itemsize is in bytes (torch.finfo(dtype).bits is 8 times more).":
             math.isqrt(M // (c * 8)),
+        "4 bytes per score whatever the dtype: a score takes dtype.itemsize bytes (2 in bfloat16, 8 in float64).":
+            math.isqrt(M // (B * h * 4)),
+        "the square root was taken before dividing by the bytes per score; divide first, then take the root: "
+        "T = ⌊√(memory_bytes / (B·h·itemsize))⌋.": math.isqrt(M // (B * h)) // size,
+        "the scores were required to take strictly less than the memory; a matrix that fills it exactly fits "
+        "(≤, not <).": math.isqrt((M - 1) // c) if M > 0 else 0,
+        "the answer was kept at 1 or more; when not even one score per head fits (B·h·itemsize > memory_bytes), "
+        "the longest sequence is 0.": max(1, math.isqrt(M // c)),
     }
 
 
@@ -212,70 +226,21 @@ def longest_values(longest_sequence: Callable) -> None:
 
 
 def longest_cases(longest_sequence: Callable) -> None:
-    """Hidden: an exact fit and one byte less, nothing fits, float64 and float16, 141 GB for one head."""
+    """Hidden: an exact fit and one byte less, nothing fits, float64 and float16, 141 GB for one head, and a memory
+    beyond 2**53 bytes, where a float square root is no longer exact (math.isqrt is)."""
     for B, h, T, dtype in [(2, 3, 1000, torch.float32), (1, 1, 7, torch.float64), (4, 16, 4096, torch.float16)]:
         exact = B * h * T * T * dtype.itemsize
         _expect_longest(longest_sequence, exact, B, h, dtype)
         _expect_longest(longest_sequence, exact - 1, B, h, dtype)
     _expect_longest(longest_sequence, 50, 2, 8, torch.float32)  # not even T = 1 (64 bytes) fits
     _expect_longest(longest_sequence, 141 * 10**9, 1, 1, torch.float32)
-    passed("longest_cases", "exact fits and one byte less, nothing fits (0), float16 and float64, 141 GB")
+    # (2**31 + 1)² − 1 scores: as a float it rounds up to a perfect square, and math.sqrt gives one too many
+    _expect_longest(longest_sequence, 4 * ((2**31 + 1) ** 2 - 1), 1, 1, torch.float32)
+    passed("longest_cases", "exact fits and one byte less, nothing fits (0), float16 and float64, 141 GB, about 2**64 bytes")
 
 
 # ---------------------------------------------------------------------------------------------
 # questions: predict, then run
-
-
-def _coefficients() -> tuple[int, int]:
-    """(a, b) with attention_flops = a·B·T·d² + b·B·T²·d, read off the reference at two sizes."""
-    one, two = ref.attention_flops(1, 1, 1, 1), ref.attention_flops(1, 2, 1, 1)  # a + b, 2a + 4b
-    b = (two - 2 * one) // 2
-    return one - b, b
-
-
-def flops_coefficients_form(answer_flops_coefficients: object) -> None:
-    """Visible: the answer is a tuple of 2 positive ints."""
-    read_ints(answer_flops_coefficients, 2, what="answer_flops_coefficients", minimum=1)
-    form_passed("flops_coefficients_form", "a tuple of 2 ints")
-
-
-def flops_coefficients_question(answer_flops_coefficients: object) -> None:
-    """Hidden: the a and b of a·B·T·d² + b·B·T²·d."""
-    got = read_ints(answer_flops_coefficients, 2, what="answer_flops_coefficients", minimum=1)
-    want = _coefficients()
-    a, b = want
-    expect_answer(got, want, name="flops_coefficients_question",
-                  summary=f"{want}: {a}·B·T·d² for the four projections, {b}·B·T²·d for the scores and the weighted sum",
-                  why=(f"the four projections (Q, K, V and W^O) each multiply (B·T, d) by (d, d): 2·B·T·d² each, "
-                       f"8·B·T·d² in all, so a = {a}. Per head, Q_i K_iᵀ is (T, d_k) × (d_k, T): 2·T²·d_k, and "
-                       f"A_i V_i is (T, T) × (T, d_k): 2·T²·d_k again; h heads of d_k = d/h and B sentences make "
-                       f"2 · 2·B·T²·d = 4·B·T²·d, so b = {b}. The h cancels."),
-                  wrong={(6, 4): "W^O was left out: there are four projections, Q, K, V and W^O.",
-                         (4, 2): "a multiply-add counts as 2 FLOPs: an (m, n) × (n, p) product costs 2·m·n·p.",
-                         (8, 2): "there are two T² products per head, the scores Q_i K_iᵀ and the weighted sum A_i V_i.",
-                         (6, 2): "four projections (W^O too), and two T² products per head, each 2·m·n·p."})
-
-
-def crossover_len_form(answer_crossover_len: object) -> None:
-    """Visible: the answer is one positive int."""
-    read_int(answer_crossover_len, what="answer_crossover_len", minimum=1)
-    form_passed("crossover_len_form", "one int")
-
-
-def crossover_len_question(answer_crossover_len: object) -> None:
-    """Hidden: the T at which the T² terms cost as much as the projections, for d = 5120."""
-    got = read_int(answer_crossover_len, what="answer_crossover_len", minimum=1)
-    d = 5120
-    a, b = _coefficients()
-    want = a * d // b  # a·B·T·d² = b·B·T²·d  ⟺  T = (a/b)·d
-    expect_answer(got, want, name="crossover_len_question",
-                  summary=f"T = {want:,} = 2·d: beyond it, the T² part costs more than the projections",
-                  why=(f"the two parts are equal when {a}·B·T·d² = {b}·B·T²·d, that is T = {a // b}·d = {want:,} "
-                       f"for d = {d:,}: B cancels, and so does h. Below it the four projections dominate (the cost "
-                       f"grows like T); above it the scores and the weighted sum do (like T²)."),
-                  wrong={d: "T = d makes 4·B·T²·d equal to 4·B·T·d², half the projections' 8·B·T·d².",
-                         d // 2: f"the projections cost {a}·B·T·d², the T² part {b}·B·T²·d: equal at T = {a // b}·d.",
-                         d * d: "divide both sides by B·T·d: 8·d = 4·T."})
 
 
 def heads_cost_form(answer_heads_cost: object) -> None:
@@ -301,3 +266,95 @@ def heads_cost_question(answer_heads_cost: object) -> None:
                   wrong={"b": "the FLOPs count every head: h heads of width d/h, h · 2·T²·(d/h) = 2·T²·d.",
                          "c": "softmax is O(B·h·T²), small next to the products, and its count would grow with h too; "
                               "the products' h cancels because each head is d/h wide."})
+
+
+def _cross_flops(T: int, S: int) -> int:
+    """PyTorch's FLOP count of cross-attention built from the reference, B = d = h = 1: a·T + b·S + c·T·S."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from mhsa_ref.attention import scaled_dot_product_attention
+    from mhsa_ref.concat_and_output import merge_heads
+    from mhsa_ref.split_heads import split_heads
+
+    x, y, w = torch.empty(1, T, 1, device="meta"), torch.empty(1, S, 1, device="meta"), torch.empty(1, 1, device="meta")
+    with FlopCounterMode(display=False) as counter:
+        q, k, v = split_heads(x @ w, 1), split_heads(y @ w, 1), split_heads(y @ w, 1)
+        z, _ = scaled_dot_product_attention(q, k, v)
+        merge_heads(z) @ w
+    return counter.get_total_flops()
+
+
+def _cross_coefficients() -> tuple[int, int, int]:
+    """(a, b, c) of cross-attention's a·B·T·d² + b·B·S·d² + c·B·T·S·d, read off four counts (the notebook's cell)."""
+    one, more_t, more_s, both = _cross_flops(1, 1), _cross_flops(2, 1), _cross_flops(1, 2), _cross_flops(2, 2)
+    c = both - more_t - more_s + one
+    return more_t - one - c, more_s - one - c, c
+
+
+def cross_coefficients_form(answer_cross_coefficients: object) -> None:
+    """Visible: the answer is a tuple of 3 ints."""
+    read_ints(answer_cross_coefficients, 3, what="answer_cross_coefficients")
+    form_passed("cross_coefficients_form", "a tuple of 3 ints")
+
+
+def cross_coefficients_question(answer_cross_coefficients: object) -> None:
+    """Hidden: (a, b, c) of cross-attention's FLOPs a·B·T·d² + b·B·S·d² + c·B·T·S·d."""
+    got = read_ints(answer_cross_coefficients, 3, what="answer_cross_coefficients")
+    want = _cross_coefficients()
+    expect_answer(got, want, name="cross_coefficients_question",
+                  summary="(4, 4, 4): Q and W^O over the T queries, K and V over the S keys, and T·S products",
+                  why=("each projection is 2·(rows)·d² FLOPs: Q and W^O act on the T query positions (2·B·T·d² each, "
+                       "4·B·T·d²), K and V on the S key positions (4·B·S·d²). Per head, Q_i K_iᵀ is (T, d_k) × (d_k, S) "
+                       "and A_i V_i is (T, S) × (S, d_k): 2·T·S·d_k each, 4·B·T·S·d over the h heads. Self-attention is "
+                       "S = T: 8·B·T·d² + 4·B·T²·d, the chapter's formula."),
+                  wrong={(8, 0, 4): "with S ≠ T the key and value projections run over the S key positions, not T.",
+                         (2, 2, 4): "a projection of n rows costs 2·n·d² (a multiply-add is 2 FLOPs); two of them run "
+                                    "over T rows, two over S.",
+                         (4, 4, 2): "there are two T·S products per head, the scores and the weighted sum, each 2·T·S·d_k.",
+                         (6, 2, 4): "W^O acts on the layer's output, one row per query: it counts with Q, over T."})
+
+
+def quadratic_share_form(answer_quadratic_share: object) -> None:
+    """Visible: the answer is one number."""
+    read_float(answer_quadratic_share, what="answer_quadratic_share")
+    form_passed("quadratic_share_form", "one number")
+
+
+def quadratic_share_question(answer_quadratic_share: object) -> None:
+    """Hidden: the share of the T² terms in the FLOPs for d = 1024, T = 4096."""
+    got = read_float(answer_quadratic_share, what="answer_quadratic_share")
+    B, T, d, h = 1, 4096, 1024, 16
+    want = 4 * B * T * T * d / ref.attention_flops(B, T, d, h)  # the scores and the weighted sum: 4·B·T²·d
+    expect_answer(got, want, name="quadratic_share_question", close=near(),
+                  summary=f"{want:.3f}: T / (2d + T) = 4096 / 6144",
+                  why=("the T² terms are 4·B·T²·d and the whole is 8·B·T·d² + 4·B·T²·d, so their share is "
+                       "4T / (8d + 4T) = T / (2d + T) = 4096 / (2048 + 4096) = 2/3, whatever B and h. Past T = 2d the "
+                       "attention products cost more than the four projections, and their share tends to 1."),
+                  wrong={0.5: "T = 4096 is twice 2d = 2048: past the crossover, the T² share is T / (2d + T) = 2/3.",
+                         1 / 3: "1/3 is the projections' share; the T² terms take the other 2/3.",
+                         0.8: "the share is T / (2d + T): with d = 1024, 2d = 2048, not 1024."})
+
+
+_GROWTH = (512, 1024, 2048, 4096, 8192, 16384, 32768)  # the notebook's cell
+
+
+def flops_growth_form(answer_flops_growth: object) -> None:
+    """Visible: the answer is one of the letters a, b, c."""
+    read_choice(answer_flops_growth, "abc", what="answer_flops_growth")
+    form_passed("flops_growth_form", "one letter")
+
+
+def flops_growth_question(answer_flops_growth: object) -> None:
+    """Hidden: what the measured FLOP ratios for doubling T tend to."""
+    got = read_choice(answer_flops_growth, "abc", what="answer_flops_growth")
+    ratios = [ref.attention_flops(1, 2 * T, 1024, 16) / ref.attention_flops(1, T, 1024, 16)
+              for T in _GROWTH]
+    expect_answer(got, "b", name="flops_growth_question",
+                  summary=f"(b): doubling T multiplies the FLOPs by {', '.join(f'{r:.2f}' for r in ratios)}, towards 4",
+                  why=(f"your table: when T doubles, the FLOPs grow by {', '.join(f'{r:.2f}' for r in ratios)} for "
+                       f"T = {', '.join(map(str, _GROWTH))}. The projections are linear in T (×2) and the attention "
+                       f"products quadratic (×4); past T = 2d = 2048 the quadratic part takes over, so the ratio climbs "
+                       f"from 2 towards 4 and never beyond."),
+                  wrong={"a": "2 is the ratio of the projections alone, linear in T; the table's ratios pass 3 and keep "
+                              "climbing.",
+                         "c": "nothing in the layer is cubic in T: the attention products are T², so the ratio stops at 4."})

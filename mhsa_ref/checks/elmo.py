@@ -7,6 +7,8 @@ dimensions, gradients to s and γ, float64, `meta` tensors, and CUDA when presen
 
 from __future__ import annotations
 
+import math
+import functools
 from typing import Callable
 
 import torch
@@ -25,10 +27,12 @@ __all__ = [
     "mix_devices",
     "perplexity_values",
     "perplexity_cases",
-    "uniform_perplexity_form",
-    "uniform_perplexity_question",
     "copy_target_form",
     "copy_target_question",
+    "mixed_perplexity_form",
+    "mixed_perplexity_question",
+    "bilm_perplexity_form",
+    "bilm_perplexity_question",
 ]
 
 IGNORE = ref.IGNORE
@@ -205,6 +209,17 @@ def _perplexity_suspects(logits: Tensor, targets: Tensor) -> dict[str, Callable[
         "you took the probability with softmax(logits) over the wrong axis; the V words are on the last axis.":
             lambda: ((-logits.log_softmax(0).gather(-1, targets.clamp_min(0).unsqueeze(-1)).squeeze(-1) * keep).sum()
                      / keep.sum()).exp(),
+        "the positions whose target is −100 were scored as if their target were word 0; they have no target: "
+        "leave them out of the mean (keep = targets != -100).": lambda: nll.mean().exp(),
+        "2 ** loss: the loss is in nats (natural log), so its perplexity is e ** loss, torch.exp(loss).":
+            lambda: 2 ** mean(),
+        "the logits were normalised over the positions (softmax over the first axis of the flattened (N, V) "
+        "logits); each position's probabilities run over its V words, the last axis.":
+            lambda: ((-logits.reshape(-1, logits.size(-1)).log_softmax(0).gather(
+                -1, targets.reshape(-1, 1).clamp_min(0)).squeeze(-1) * keep.reshape(-1)).sum() / keep.sum()).exp(),
+        "the logits were used as log-probabilities: normalise them first, log p = logits.log_softmax(-1).":
+            lambda: ((-logits.gather(-1, targets.clamp_min(0).unsqueeze(-1)).squeeze(-1) * keep).sum()
+                     / keep.sum()).exp(),
     }
 
 
@@ -263,30 +278,6 @@ def perplexity_cases(perplexity: Callable) -> None:
 # questions: predict, then run
 
 
-def uniform_perplexity_form(answer_uniform_perplexity: object) -> None:
-    """Visible: the answer is one number."""
-    read_float(answer_uniform_perplexity, what="answer_uniform_perplexity")
-    form_passed("uniform_perplexity_form", "one number")
-
-
-def uniform_perplexity_question(answer_uniform_perplexity: object) -> None:
-    """Hidden: the perplexity of a model that guesses uniformly among V = 1,000 words."""
-    got = read_float(answer_uniform_perplexity, what="answer_uniform_perplexity")
-    V = 1000
-    want = ref.perplexity(torch.zeros(4, 9, V, dtype=torch.float64), torch.randint(0, V, (4, 9))).item()
-    expect_answer(got, want, name="uniform_perplexity_question", close=near(),
-                  summary=f"{want:,.0f}: a uniform guess among V words has perplexity V",
-                  why=(f"every word gets probability 1/V, so −log p(target) = log V at every position, the mean is "
-                       f"log V and its exponential is V = {V:,}, whatever the text. Perplexity is the number of "
-                       f"equally likely words the model is hesitating between: a perfect model has 1, and the "
-                       f"course's biLM far less than its vocabulary."),
-                  wrong={1.0: "1 is a perfect model's perplexity (probability 1 on every right word); a uniform one "
-                              "hesitates between all V words.",
-                         0.001: "1/V is the probability of each word; perplexity is exp(mean −log p) = 1/p = V.",
-                         float(torch.log(torch.tensor(1000.0))): "log V is the mean cross-entropy (the loss); "
-                                                                  "perplexity is its exponential."})
-
-
 def copy_target_form(answer_copy_target: object) -> None:
     """Visible: the answer is one of the letters a, b, c."""
     read_choice(answer_copy_target, "abc", what="answer_copy_target")
@@ -306,3 +297,73 @@ def copy_target_question(answer_copy_target: object) -> None:
                        "that reads the whole sentence."),
                   wrong={"b": "the target would be a word the state has already read: nothing is left to predict.",
                          "c": "the task becomes easier, not impossible: the answer is in the state's input."})
+
+
+def mixed_perplexity_form(answer_mixed_perplexity: object) -> None:
+    """Visible: the answer is one number."""
+    read_float(answer_mixed_perplexity, what="answer_mixed_perplexity")
+    form_passed("mixed_perplexity_form", "one number")
+
+
+def mixed_perplexity_question(answer_mixed_perplexity: object) -> None:
+    """Hidden: perplexity when the right word gets probability 1 at half of the positions and 1/4 at the others."""
+    got = read_float(answer_mixed_perplexity, what="answer_mixed_perplexity")
+    logits = torch.tensor([[100.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]]).repeat(3, 1)  # p = 1, then 1/4 (6 positions)
+    want = ref.perplexity(logits, torch.zeros(6, dtype=torch.long)).item()
+    expect_answer(got, want, name="mixed_perplexity_question", close=near(),
+                  summary=f"{want:.3f}: the exponential of the mean loss, (0 + log 4) / 2 = log 2",
+                  why=("the loss is −log p: 0 where the model is sure and right, log 4 where it gives 1/4. Its mean is "
+                       "log 4 / 2 = log 2, and the perplexity exp(log 2) = 2: the model hesitates like one choosing "
+                       "between 2 words at every position. The average of the per-position perplexities, (1 + 4) / 2 = "
+                       "2.5, is larger: perplexity is a geometric mean of 1/p, not an arithmetic one."),
+                  wrong={2.5: "that averages the per-position perplexities (1 and 4); perplexity is the exponential of "
+                              "the mean loss: exp((0 + log 4) / 2) = 2.",
+                         4.0: "4 is the perplexity of the uncertain positions alone; half the positions have "
+                              "perplexity 1.",
+                         0.625: "that is the mean probability of the right word; perplexity is exp of the mean "
+                                "−log p, 2 here.",
+                         1.6: "1.6 is 1 / 0.625, one over the mean probability; the mean of −log p gives exp(log 2) = 2."})
+
+
+def bilm_perplexity_form(answer_bilm_perplexity: object) -> None:
+    """Visible: the answer is one number."""
+    read_float(answer_bilm_perplexity, what="answer_bilm_perplexity")
+    form_passed("bilm_perplexity_form", "one number")
+
+
+@functools.lru_cache(maxsize=1)
+def _bilm_perplexity() -> float:
+    """The forward perplexity of the course's biLM on the corpus's held-out sentences (the notebook's experiment)."""
+    from mhsa_ref import corpus, elmo
+
+    model = elmo.pretrained()
+    by_length: dict[int, list[Tensor]] = {}
+    for sentence in corpus.distinct_sentences("held-out"):
+        by_length.setdefault(len(sentence), []).append(model.ids(sentence)[0])  # (T + 2,)
+    logits, targets = [], []
+    with torch.no_grad():
+        for same in by_length.values():
+            ids = torch.stack(same)  # (n, T + 2): the held-out sentences of one length
+            _, forward, _ = model.model.directions(ids)
+            logits.append(model.model.out(forward[-1]).flatten(0, 1))  # (n · (T + 2), V)
+            targets.append(ref.bidirectional_targets(ids)[0].flatten())
+        return ref.perplexity(torch.cat(logits), torch.cat(targets)).item()
+
+
+def bilm_perplexity_question(answer_bilm_perplexity: object) -> None:
+    """Hidden: the biLM's forward perplexity on held-out sentences (the number of words it hesitates between), as the
+    notebook's cell measures it."""
+    got = read_float(answer_bilm_perplexity, what="answer_bilm_perplexity")
+    want = _bilm_perplexity()
+    from mhsa_ref import elmo
+
+    V = len(elmo.pretrained().vocab)
+    expect_answer(got, want, name="bilm_perplexity_question", close=near(rel=0.02, abs_=0.05),
+                  summary=f"{want:.2f}: on sentences it never saw, it hesitates between about {want:.1f} words",
+                  why=(f"the cell's measurement: exp of the mean −log p(next word) over the held-out sentences' "
+                       f"positions is {want:.2f}, against {V} for a model that knows nothing (uniform over its "
+                       f"vocabulary). The corpus is a small grammar, so after a few words the next one is nearly "
+                       f"decided; most of the hesitation is at the slots a class fills (which animal, which city)."),
+                  wrong={float(V): f"{V} is the perplexity of a uniform model; the trained biLM does far better.",
+                         math.log(want): "that is the mean loss, the log of the perplexity; the perplexity is its "
+                                         "exponential."})

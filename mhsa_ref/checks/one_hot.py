@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mhsa_ref.checks._core import (CheckFailure, Rules, call, expect_close, expect_exact, expect_tensor,
+from mhsa_ref.checks._core import (CheckFailure, Rules, call, expect_close, expect_exact, expect_tensor, likely_causes,
                                    form_every_suspect, on_cuda, passed, randn)
 from mhsa_ref.checks._questions import expect_answer, form_passed, near, read_float, read_int
 
@@ -33,8 +33,10 @@ __all__ = [
     "unknown_vocab_edge_cases",
     "one_hot_bytes_form",
     "one_hot_bytes_question",
-    "one_hot_distance_form",
-    "one_hot_distance_question",
+    "bag_distance_form",
+    "bag_distance_question",
+    "unknown_share_form",
+    "unknown_share_question",
 ]
 
 # `mhsa_ref.one_hot` is the function (the package exports it); the module is fetched by its full name.
@@ -289,6 +291,14 @@ def _unknown_vocab_suspects(tokens: list[str], min_count: int) -> dict[str, Call
         "the kept words kept their indices of the full vocabulary (+1), which leaves gaps where rare words were; "
         "number the kept words 1, 2, 3, … without gaps.":
             lambda: {ref.UNKNOWN: 0, **{w: i + 1 for i, w in enumerate(counts) if counts[w] >= min_count}},
+        "the kept words were sorted alphabetically; order them by their first appearance in the tokens.":
+            lambda: {ref.UNKNOWN: 0, **{w: i + 1 for i, w in enumerate(sorted(kept))}},
+        "the kept words were numbered from 0, the index of \"<unk>\": they start at 1 (enumerate(kept, start=1)).":
+            lambda: {ref.UNKNOWN: 0, **{w: i for i, w in enumerate(kept)}},
+        "the kept words are ordered by their last appearance; order them by their first.":
+            lambda: {ref.UNKNOWN: 0, **{w: i + 1 for i, w in
+                                         enumerate(w for w in reversed(list(dict.fromkeys(reversed(tokens))))
+                                                   if counts[w] >= min_count)}},
     }
 
 
@@ -329,10 +339,10 @@ def _expect_unknown_vocab(vocab_with_unknown: Callable, tokens: list[str], min_c
         cause = (f"\n  Likely cause: a word seen exactly min_count times was left out ({exact[:6]}): keep "
                  f"count >= min_count, not count > min_count." if exact else "")
         raise CheckFailure(f"vocab_with_unknown is missing words {context}: {missing[:6]}.{cause}")
-    for cause, make in suspects.items():
-        if make() == got:
-            raise CheckFailure(f"Wrong indices from vocab_with_unknown {context}.\n  expected {_first(want)}\n"
-                               f"  got      {_first(got)}\n  Likely cause: {cause}")
+    cause = likely_causes([cause for cause, make in suspects.items() if make() == got])
+    if cause:
+        raise CheckFailure(f"Wrong indices from vocab_with_unknown {context}.\n  expected {_first(want)}\n"
+                           f"  got      {_first(got)}\n  Likely cause: {cause}")
     raise CheckFailure(f"Wrong indices from vocab_with_unknown {context}.\n  expected {_first(want)}\n"
                        f"  got      {_first(got)}")
 
@@ -355,7 +365,22 @@ def unknown_vocab_edge_cases(vocab_with_unknown: Callable) -> None:
     _expect_unknown_vocab(vocab_with_unknown, ["b", "a", "b", "c", "a", "b"], 1)
     text = [t for s in corpus.sentences()[:300] for t in s][:2000]
     _expect_unknown_vocab(vocab_with_unknown, text, 5)
-    passed("unknown_vocab_edge_cases", "empty input, nothing kept, everything kept, 2,000 corpus tokens with min_count 5")
+    _expect_read_once(vocab_with_unknown, REPEATS, 2)
+    passed("unknown_vocab_edge_cases", "empty input, nothing kept, everything kept, 2,000 corpus tokens with min_count 5, "
+                                       "tokens from a generator")
+
+
+def _expect_read_once(vocab_with_unknown: Callable, tokens: list[str], min_count: int) -> None:
+    """tokens may be any iterable, as a corpus read line by line is: a generator can be read only once."""
+    context = f"for tokens given as a generator over {tokens[:6]}… and min_count={min_count}"
+    got = call(vocab_with_unknown, (t for t in tokens), min_count, name="vocab_with_unknown", context=context)
+    want = ref.vocab_with_unknown(tokens, min_count)
+    if got != want:
+        hint = ("\n  Likely cause: the tokens were read twice (once to count, once to order); a generator is "
+                "empty after the first pass. Read them once: tokens = list(tokens) first." if got == {ref.UNKNOWN: 0}
+                else "")
+        raise CheckFailure(f"Wrong vocabulary from vocab_with_unknown {context}.\n  expected {_first(want)}\n"
+                           f"  got      {_first(got) if isinstance(got, dict) else repr(got)[:200]}{hint}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -388,26 +413,57 @@ def one_hot_bytes_question(answer_one_hot_bytes: object) -> None:
                          B * T * 4: "that is one float32 per word; each word's vector has 10,000 of them."})
 
 
-def one_hot_distance_form(answer_one_hot_distance: object) -> None:
+def bag_distance_form(answer_bag_distance: object) -> None:
     """Visible: the answer is one number."""
-    read_float(answer_one_hot_distance, what="answer_one_hot_distance")
-    form_passed("one_hot_distance_form", "one number")
+    read_float(answer_bag_distance, what="answer_bag_distance")
+    form_passed("bag_distance_form", "one number")
 
 
-def one_hot_distance_question(answer_one_hot_distance: object) -> None:
-    """Hidden: the Euclidean distance between the one-hot vectors of two distinct words, V = 10,000."""
-    got = read_float(answer_one_hot_distance, what="answer_one_hot_distance")
-    pair = ref.one_hot(torch.tensor([17, 4242]), 10_000)  # (2, V): any two distinct words
-    want = (pair[0] - pair[1]).norm().item()
-    expect_answer(got, want, name="one_hot_distance_question", close=near(),
-                  summary=f"√2 ≈ {want:.4f}, for every pair of distinct words, whatever V",
-                  why=("a − b has exactly two non-zero entries, +1 at a's index and −1 at b's, so "
-                       "‖a − b‖ = √(1² + (−1)²) = √2 ≈ 1.414, whatever V and whichever two words. Every pair of "
-                       "distinct words is equally far apart (and orthogonal): the position says which word it is, "
-                       "nothing about what it means."),
-                  wrong={0.0: "orthogonal vectors have cosine 0, but their distance is not 0: only a vector and itself "
-                              "are 0 apart.",
-                         1.0: "the vectors differ in two coordinates (a's 1 and b's 1), not one.",
-                         2.0: "2 is the sum of the absolute differences (the L1 distance) or the squared distance; "
-                              "the Euclidean distance is the square root of the sum of squares, √(1 + 1).",
-                         10_000.0: "the distance does not grow with V: all the other 9,998 coordinates are 0 in both."})
+def bag_distance_question(answer_bag_distance: object) -> None:
+    """Hidden: the distance between the bags of words of two sentences with the same words in another order."""
+    got = read_float(answer_bag_distance, what="answer_bag_distance")
+    words = "the dog bit the man".split()
+    vocab = {w: i for i, w in enumerate(dict.fromkeys(words))}
+    bag = lambda sentence: ref.one_hot(torch.tensor([vocab[w] for w in sentence.split()]), len(vocab)).sum(0)
+    want = (bag("the dog bit the man") - bag("the man bit the dog")).norm().item()
+    expect_answer(got, want, name="bag_distance_question", close=near(),
+                  summary="0.0: the two sentences have the same bag of words",
+                  why=("a bag of words is the sum of the one-hot vectors of a sentence's words: each coordinate counts "
+                       "one word. \"the dog bit the man\" and \"the man bit the dog\" have the same words, as often "
+                       "each (the: 2, dog, bit, man: 1), so their bags are the same point, 0 apart: who bit whom is "
+                       "lost. One-hot vectors say which word, never where it is; chapter 05's self-attention has the "
+                       "same blindness to order, which positions mend (chapter 09)."),
+                  wrong={2 ** 0.5: "√2 is the distance between two different words' one-hot vectors; here both bags "
+                                   "hold the same words.",
+                         2.0: "the two sentences differ in the order of two words, not in the words: the sums are equal.",
+                         4.0: "the bags are sums of the same five one-hot vectors: nothing differs."})
+
+
+_SHARE_COUNT = 50
+
+
+def unknown_share_form(answer_unknown_share: object) -> None:
+    """Visible: the answer is one number."""
+    read_float(answer_unknown_share, what="answer_unknown_share")
+    form_passed("unknown_share_form", "one number")
+
+
+def unknown_share_question(answer_unknown_share: object) -> None:
+    """Hidden: the share of the corpus's tokens that min_count = 50 sends to "<unk>"."""
+    from mhsa_ref import corpus
+
+    got = read_float(answer_unknown_share, what="answer_unknown_share")
+    tokens = [t for s in corpus.sentences() for t in s]
+    vocab = ref.vocab_with_unknown(tokens, _SHARE_COUNT)
+    want = sum(t not in vocab for t in tokens) / len(tokens)
+    expect_answer(got, want, name="unknown_share_question", close=near(rel=0.05, abs_=0.002),
+                  summary=f"{want:.3f}: {len(vocab) - 1} words kept, and \"<unk>\" stands for {want:.1%} of the tokens",
+                  why=(f"with min_count = {_SHARE_COUNT}, {len(vocab) - 1} of the corpus's "
+                       f"{len(set(tokens))} distinct words are kept; the {len(set(tokens)) - len(vocab) + 1} left out "
+                       f"are rare, so together they are only {want:.1%} of the {len(tokens):,} tokens. That is why "
+                       f"real vocabularies can drop rare words: the vocabulary shrinks a lot, the text hardly."),
+                  wrong={(len(set(tokens)) - len(vocab) + 1) / len(set(tokens)):
+                         "that is the share of distinct words left out; the question asks for the share of tokens, "
+                         "and rare words are rare in the text.",
+                         100 * want: f"that is a percentage; the question asks for a share between 0 and 1 "
+                                     f"({100 * want:.1f} % is {want:.3f})."})

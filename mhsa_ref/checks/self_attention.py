@@ -36,10 +36,12 @@ __all__ = [
     "self_attention_devices",
     "padding_values",
     "padding_cases",
-    "first_weight_form",
-    "first_weight_question",
     "reversed_words_form",
     "reversed_words_question",
+    "fourth_weight_form",
+    "fourth_weight_question",
+    "bank_attends_form",
+    "bank_attends_question",
 ]
 
 
@@ -270,6 +272,14 @@ def _padding_suspects(lengths: Tensor, t: int) -> dict[str, Callable[[], Tensor]
             lambda: causal.expand(lengths.size(0), t, t),
         "the causal part is upper-triangular (triu); a query may attend to positions ≤ t (tril).":
             lambda: causal.T & is_word.unsqueeze(1),
+        "the mask is inverted (True where a key is blocked): in the course, as in F.scaled_dot_product_attention, "
+        "True means \"may attend\" (nn.MultiheadAttention reads it the other way round).":
+            lambda: ~(causal & is_word.unsqueeze(1)),
+        "the diagonal was left out (s < t): a word may attend to itself, s ≤ t (torch.tril keeps the diagonal).":
+            lambda: (causal & ~torch.eye(t, dtype=torch.bool, device=lengths.device)) & is_word.unsqueeze(1),
+        "the rows of padding queries were blanked as well; only padding *keys* are forbidden (a padding query's "
+        "row may keep its weights: its output is never read).":
+            lambda: causal & is_word.unsqueeze(1) & is_word.unsqueeze(-1),
     }
 
 
@@ -283,8 +293,13 @@ def _expect_padding(causal_padding_mask: Callable, lengths: Tensor, t: int) -> N
                            f"may attend): combine bool masks with & and compare positions with <, <=.")
     if want.device.type == "meta":
         expect_tensor(got, want, what="the mask", context=context)
-    else:
-        expect_exact(got, want, what="mask", context=context, suspects=_padding_suspects(lengths, t))
+        return
+    longest = int(lengths.max()) if lengths.numel() else t
+    if isinstance(got, Tensor) and got.dim() == 3 and got.shape[1:] == (longest, longest) != (t, t):
+        raise CheckFailure(f"Wrong shape for the mask {context}: got {tuple(got.shape)}, expected {tuple(want.shape)}."
+                           f"\n  Likely cause: the size came from the lengths (lengths.max()); the mask is (B, T, T) "
+                           f"for the padded length T, even when no sentence fills it.")
+    expect_exact(got, want, what="mask", context=context, suspects=_padding_suspects(lengths, t))
 
 
 def padding_values(causal_padding_mask: Callable) -> None:
@@ -310,28 +325,6 @@ def padding_cases(causal_padding_mask: Callable) -> None:
 # questions: predict, then run
 
 
-def first_weight_form(answer_first_weight: object) -> None:
-    """Visible: the answer is one number."""
-    read_float(answer_first_weight, what="answer_first_weight")
-    form_passed("first_weight_form", "one number")
-
-
-def first_weight_question(answer_first_weight: object) -> None:
-    """Hidden: the weight of the first word on itself, with the causal mask."""
-    got = read_float(answer_first_weight, what="answer_first_weight")
-    x, w_q, w_k, w_v = _inputs(1, 4, 16, 2, 2, seed=520, dtype=torch.float64)
-    want = ref.self_attention(x, w_q, w_k, w_v, ref.causal_mask(4))[1][0, 0, 0].item()
-    expect_answer(got, want, name="first_weight_question", close=near(),
-                  summary="1.0: the first word may attend only to itself, whatever X and the weights",
-                  why=("row 0 of the causal mask allows one key, position 0 itself: every other score is −∞ "
-                       "before softmax, so the single remaining weight is e^s / e^s = 1, whatever the words and "
-                       "the weights. Z's first row is the first word's own value vector: with a causal mask, "
-                       "\"I\" cannot move towards \"dream\"."),
-                  wrong={0.25: "0.25 is a uniform row over the 4 words; the causal mask leaves the first word one key.",
-                         0.0: "the first word may attend to itself (the diagonal is True), and the weights of an "
-                              "allowed row sum to 1."})
-
-
 def reversed_words_form(answer_reversed_words: object) -> None:
     """Visible: the answer is one of the letters a, b, c."""
     read_choice(answer_reversed_words, "abc", what="answer_reversed_words")
@@ -352,3 +345,55 @@ def reversed_words_question(answer_reversed_words: object) -> None:
                   wrong={"a": "Z's rows are not in the same order: the row of \"I\" moves with \"I\" to the end.",
                          "c": "nothing in a row of Z depends on the order of the other words: each word keeps its "
                               "vector, only the rows move."})
+
+
+def fourth_weight_form(answer_fourth_weight: object) -> None:
+    """Visible: the answer is one number."""
+    read_float(answer_fourth_weight, what="answer_fourth_weight")
+    form_passed("fourth_weight_form", "one number")
+
+
+def fourth_weight_question(answer_fourth_weight: object) -> None:
+    """Hidden: with the causal mask and equal scores, the fourth word's weight on the first."""
+    got = read_float(answer_fourth_weight, what="answer_fourth_weight")
+    x = torch.ones(1, 4, 2, dtype=torch.float64)  # every word the same point: every score equal
+    eye = torch.eye(2, dtype=torch.float64)
+    want = ref.self_attention(x, eye, eye, eye, ref.causal_mask(4))[1][0, 3, 0].item()
+    expect_answer(got, want, name="fourth_weight_question", close=near(),
+                  summary="0.25: the fourth word may attend to 4 words, all scored alike",
+                  why=("row 3 of the causal mask allows keys 0, 1, 2 and 3: four equal scores, so softmax gives 1/4 "
+                       "to each, the first word included. Row t of a causal mask with equal scores is uniform over "
+                       "its t + 1 allowed keys: 1, 1/2, 1/3, 1/4 down the rows."),
+                  wrong={1.0: "1 is the first word's weight on itself; the fourth word shares its weight among 4 keys.",
+                         0.0: "the first word is in the fourth word's past, so the causal mask lets it attend to it.",
+                         1 / 3: "the fourth word may attend to itself too: 4 keys, not 3.",
+                         0.5: "the fourth word has 4 allowed keys, not 2."})
+
+
+def bank_attends_form(answer_bank_attends: object) -> None:
+    """Visible: the answer is one of the letters a, b, c, d, e."""
+    read_choice(answer_bank_attends, "abcde", what="answer_bank_attends")
+    form_passed("bank_attends_form", "one letter")
+
+
+def bank_attends_question(answer_bank_attends: object) -> None:
+    """Hidden: which word "bank" attends to most in the notebook's experiment."""
+    from mhsa_ref import widgets, word2vec
+
+    got = read_choice(answer_bank_attends, "abcde", what="answer_bank_attends")
+    tokens = "we went to the bank to watch the herons".split()
+    _, _, weights = widgets.attention_scene(word2vec.pretrained(), tokens, d_k=2, attention=ref.self_attention)
+    row = weights[tokens.index("bank")]
+    top = tokens[int(row.argmax())]
+    letters = {"we": "a", "to": "b", "watch": "c", "herons": "d", "bank": "e"}
+    expect_answer(got, letters.get(top, "?"), name="bank_attends_question",
+                  summary=f"({letters.get(top, '?')}): \"{top}\", {row.max():.2f} of \"bank\"'s weight",
+                  why=(f"the measured row of \"bank\": {', '.join(f'{t} {w:.2f}' for t, w in zip(tokens, row.tolist()))}. "
+                       f"These weights come from the chapter's chosen W^Q = W^K, the two main directions of the word2vec "
+                       f"space, and W^V = I: \"bank\" attends most to the words whose points score highest with its "
+                       f"own there, not to the word that decides its sense (\"herons\"). Chosen weights measure "
+                       f"similarity in one plane; trained W^Q and W^K choose what to look for (chapter 09)."),
+                  wrong={"d": "\"herons\" decides the sense, but these chosen weights score similarity in the "
+                              "word2vec plane, where other words score higher: see the row your cell printed.",
+                         "e": "a word often puts much weight on itself, but here its own score is lower than that of "
+                              "other words: see the row your cell printed."})

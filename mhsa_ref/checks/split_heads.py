@@ -20,7 +20,7 @@ from mhsa_ref import _validate
 from mhsa_ref.checks._core import (dtype_name, CheckFailure, GraderError, call, expect_close, expect_tensor, invoke, on_cuda,
                                    passed, randn, random_mask, with_head_axis_hint)
 from mhsa_ref.checks.attention import ATTENTION_RULES
-from mhsa_ref.checks._questions import expect_answer, form_passed, read_choice, read_ints
+from mhsa_ref.checks._questions import expect_answer, form_passed, read_choice, read_int, read_ints
 
 # `mhsa_ref.split_heads` is the function (the package exports it); the module is fetched by its full name.
 ref = importlib.import_module("mhsa_ref.split_heads")
@@ -32,14 +32,17 @@ __all__ = [
     "split_devices",
     "weights_values",
     "weights_shapes_and_dtypes",
+    "weights_masked_row",
     "weights_masks",
     "weights_devices",
     "norms_values",
     "norms_cases",
-    "split_strides_form",
-    "split_strides_question",
     "view_without_transpose_form",
     "view_without_transpose_question",
+    "strides_form",
+    "strides_question",
+    "longest_head_form",
+    "longest_head_question",
 ]
 
 
@@ -209,6 +212,15 @@ def weights_shapes_and_dtypes(weights_fn: Callable) -> None:
     passed("weights_shapes_and_dtypes", "B=2, T=3, S=5, h=8, d_k=7 and h = 1, float32 and float64")
 
 
+def weights_masked_row(weights_fn: Callable) -> None:
+    """Visible: the note's q and k (3, 4, 16), 8 heads, a (T, S) mask whose third query may attend to nothing."""
+    q, k = randn((3, 4, 16), seed=660), randn((3, 4, 16), seed=661)
+    mask = torch.ones(4, 4, dtype=torch.bool)
+    mask[2] = False  # a query with nothing to attend to: zero weights, where torch.softmax gives NaN
+    _expect_weights(weights_fn, q, k, 8, mask)
+    passed("weights_masked_row", "a query whose every key is masked gets zero weights in every head, not NaN")
+
+
 def weights_masks(weights_fn: Callable) -> None:
     """Hidden: masks (T, S), (B, T, S), (B, h, T, S) and (1, h, T, S); a query with nothing to attend to."""
     for dtype in (torch.float32, torch.float64):
@@ -226,11 +238,12 @@ def weights_devices(weights_fn: Callable) -> None:
     for dtype in (torch.float32, torch.float64):
         q, k = randn((2, 3, 56), seed=0, dtype=dtype, device="meta"), randn((2, 5, 56), seed=0, dtype=dtype, device="meta")
         _expect_weights(weights_fn, q, k, 8)
-        _expect_weights(weights_fn, q, k, 8, torch.empty((2, 3, 5), dtype=torch.bool, device="meta"))
+        # a (T, S) mask: a mask that needs a head axis is test_weights_masks's case, so one mistake costs one cell
+        _expect_weights(weights_fn, q, k, 8, torch.empty((3, 5), dtype=torch.bool, device="meta"))
 
     def cuda_run() -> None:
         q, k = randn((2, 3, 56), seed=690, device="cuda"), randn((2, 5, 56), seed=691, device="cuda")
-        _expect_weights(weights_fn, q, k, 8, random_mask((2, 3, 5), seed=692, device="cuda"))
+        _expect_weights(weights_fn, q, k, 8, random_mask((3, 5), seed=692, device="cuda"))
 
     passed("weights_devices", f"device- and dtype-agnostic on meta tensors; {on_cuda(cuda_run)}")
 
@@ -254,6 +267,18 @@ def _norms_suspects(x: Tensor, h: int) -> dict[str, Callable[[], Tensor]]:
             lambda: ref.split_heads(x, h).norm(dim=-2),
         "each head got the length of the whole token vector: a head sees only its own d_k numbers.":
             lambda: x.norm(dim=-1).unsqueeze(1).expand(B, h, T),
+        "d_model was split as (d_k, h), so head i got every h-th number; split_heads cuts it as (h, d_k): head i "
+        "owns the d_k consecutive numbers i·d_k … (i+1)·d_k − 1.": lambda: x.reshape(B, T, d_k, h).norm(dim=-2)
+        .transpose(1, 2),
+        "the sum of absolute values (the L1 norm) was taken; the length is the Euclidean norm, √(Σ x²).":
+            lambda: ref.split_heads(x, h).abs().sum(-1),
+        "the square root of the mean of squares (divided by d_k) was taken; the length is √(Σ x²), no division.":
+            lambda: ref.split_heads(x, h).pow(2).mean(-1).sqrt(),
+        "num_heads and d_k were swapped: there are num_heads heads, each d_model / num_heads wide, not d_k heads of "
+        "width num_heads.": lambda: x.reshape(B, T, d_k, h).norm(dim=-1).transpose(1, 2),
+        "x was transposed to (B, d_model, T) before the reshape, which mixes tokens and features: split the last "
+        "axis first (view (B, T, h, d_k)), then move the head axis (transpose(1, 2)).":
+            lambda: x.transpose(1, 2).reshape(B, h, T, d_k).norm(dim=-1),
     }
 
 
@@ -291,31 +316,6 @@ def norms_cases(head_norms: Callable) -> None:
 # questions: predict, then run
 
 
-def split_strides_form(answer_split_strides: object) -> None:
-    """Visible: the answer is a tuple of 4 positive ints."""
-    read_ints(answer_split_strides, 4, what="answer_split_strides", minimum=1)
-    form_passed("split_strides_form", "a tuple of 4 ints")
-
-
-def split_strides_question(answer_split_strides: object) -> None:
-    """Hidden: the strides of split_heads(x, 8) for a contiguous x of shape (3, 4, 16)."""
-    got = read_ints(answer_split_strides, 4, what="answer_split_strides", minimum=1)
-    heads = ref.split_heads(torch.empty(3, 4, 16), 8)
-    want = tuple(heads.stride())
-    expect_answer(got, want, name="split_strides_question",
-                  summary=f"{want}: the same memory as x, read in another order",
-                  why=(f"x (3, 4, 16) is contiguous: strides (64, 16, 1), one step along T skips a token's 16 numbers. "
-                       f"view(3, 4, 8, 2) only cuts the last axis: strides (64, 16, 2, 1). transpose(1, 2) swaps the "
-                       f"middle two sizes *and their strides*: {want}. Nothing is copied; the heads axis now steps 2 "
-                       f"numbers and the token axis 16, so the tensor is not contiguous, which is why chapter 07's "
-                       f"view after the transpose back fails."),
-                  wrong={(64, 16, 2, 1): "that is the view before the transpose; transpose(1, 2) swaps the strides "
-                                         "of axes 1 and 2 as well as their sizes.",
-                         (64, 8, 2, 1): "(64, 8, 2, 1) would be a contiguous (3, 8, 4, 2) tensor, a copy; split_heads "
-                                        "only views and transposes, so the memory keeps x's order.",
-                         (64, 2, 8, 1): "one step along T skips a whole token of x, 16 numbers, not 8."})
-
-
 def view_without_transpose_form(answer_view_without_transpose: object) -> None:
     """Visible: the answer is one of the letters a, b, c."""
     read_choice(answer_view_without_transpose, "abc", what="answer_view_without_transpose")
@@ -339,3 +339,54 @@ def view_without_transpose_question(answer_view_without_transpose: object) -> No
                   wrong={"a": "features 0–1 of every token is what split_heads gives (view then transpose); without "
                               "the transpose, view cuts the memory in order.",
                          "c": "view keeps consecutive numbers together; it never picks one feature from every token."})
+
+
+def strides_form(answer_strides: object) -> None:
+    """Visible: the answer is a tuple of 4 ints."""
+    read_ints(answer_strides, 4, what="answer_strides", minimum=1)
+    form_passed("strides_form", "a tuple of 4 ints")
+
+
+def strides_question(answer_strides: object) -> None:
+    """Hidden: the strides of split_heads(x, 4) for a contiguous x of shape (2, 5, 24)."""
+    got = read_ints(answer_strides, 4, what="answer_strides", minimum=1)
+    want = tuple(ref.split_heads(torch.empty(2, 5, 24), 4).stride())
+    expect_answer(got, want, name="strides_question",
+                  summary=f"{want}: the view's strides (120, 24, 6, 1), its two middle ones swapped",
+                  why=("x (2, 5, 24) is contiguous: strides (120, 24, 1). view(2, 5, 4, 6) cuts the last axis, "
+                       "strides (120, 24, 6, 1): the next head is 6 numbers on, the next token 24. transpose(1, 2) "
+                       "swaps the head and token axes, and their strides with them: (120, 6, 24, 1). Nothing moves in "
+                       "memory; that is why view right after it fails (chapter 07)."),
+                  wrong={(120, 30, 6, 1): "those are the strides of a contiguous (2, 4, 5, 6) tensor; the transpose "
+                                          "only swaps strides, the memory stays in (B, T, h, d_k) order.",
+                         (120, 24, 6, 1): "those are the strides after view(2, 5, 4, 6), before the transpose swaps "
+                                          "the head and token axes."})
+
+
+def longest_head_form(answer_longest_head: object) -> None:
+    """Visible: the answer is one head index, 0 … 7."""
+    got = read_int(answer_longest_head, what="answer_longest_head")
+    if got > 7:
+        raise CheckFailure(f"`answer_longest_head` should be a head index, 0 … 7; got {got}.")
+    form_passed("longest_head_form", "one head index")
+
+
+def longest_head_question(answer_longest_head: object) -> None:
+    """Hidden: in which head "bank"'s query point is longest, in the notebook's experiment."""
+    from mhsa_ref import widgets, word2vec
+
+    got = read_int(answer_longest_head, what="answer_longest_head")
+    tokens = "we went to the bank to watch the herons".split()
+    x = widgets.head_points(word2vec.pretrained(), tokens)  # (1, T, 16)
+    w_q = widgets.head_weights(16, 8)[0]
+    lengths = ref.head_norms(x @ w_q, 8)[0, :, tokens.index("bank")]  # (h,)
+    want = int(lengths.argmax())
+    expect_answer(got, want, name="longest_head_question",
+                  summary=f"head {want}: \"bank\"'s query is {lengths[want]:.2f} long there",
+                  why=(f"the measured lengths of \"bank\"'s query in heads 0 … 7: "
+                       f"{', '.join(f'{v:.2f}' for v in lengths.tolist())}. One point becomes 8 points, and they are "
+                       f"not alike: a head whose query is long gives sharp scores (its dot products are large), one "
+                       f"whose query is short gives flat ones. The squares of the 8 lengths add up to the squared "
+                       f"length of the whole query."),
+                  wrong={int(lengths.argmin()): "that is the head where \"bank\"'s query is shortest; the question "
+                                                "asks for the longest."})

@@ -33,8 +33,6 @@ __all__ = [
     "shift_cases",
     "position_norm_form",
     "position_norm_question",
-    "without_positions_form",
-    "without_positions_question",
     "remove_values",
     "remove_cases",
     "form_head_form",
@@ -43,6 +41,8 @@ __all__ = [
     "removable_question",
     "one_head_form",
     "one_head_question",
+    "same_word_form",
+    "same_word_question",
 ]
 
 
@@ -230,7 +230,30 @@ def _shift_suspects(k: int, d: int) -> dict[str, Callable[[], Tensor]]:
         "the rate of sinusoidal_positions.": lambda: ref.position_shift(k, 2 * d)[:d, :d],
         "each pair was turned by k radians, whatever its rate: pair i turns by k·ω_i, ω_i = 1 / 10000^(2i/d_model).":
             lambda: torch.block_diag(*[ref.position_shift(k, 2)] * (d // 2)),
+        "the pairs were numbered from 1 (ω_i = 10000^(−2(i+1)/d_model)); the first pair, columns 0 and 1, turns "
+        "at ω_0 = 1, one radian per position.": lambda: _rotations(k, [10000.0 ** (-2 * (i + 1) / d) for i in range(d // 2)]),
+        "ω_i = 10000^(+2i/d_model): the rates grow instead of shrinking; ω_i = 1 / 10000^(2i/d_model), from one "
+        "radian per position down to nearly nothing.": lambda: _rotations(k, [10000.0 ** (2 * i / d) for i in range(d // 2)]),
+        "ω_i = e^(−2i/d_model): the base 10000 is missing; ω_i = 10000^(−2i/d_model) = e^(−(2i/d_model)·ln 10000).":
+            lambda: _rotations(k, [math.exp(-2 * i / d) for i in range(d // 2)]),
+        "the sines and cosines were paired as columns i and i + d_model/2 (two halves); they interleave: pair i is "
+        "columns 2i (sin) and 2i + 1 (cos), as in sinusoidal_positions.": lambda: _halves(want()),
+        "a negative offset gave the identity: turning by k·ω for k < 0 turns backwards (cos kω, sin kω with k < 0), "
+        "it does not stand still.": lambda: torch.eye(d) if k < 0 else None,
     }
+
+
+def _rotations(k: int, rates: list[float]) -> Tensor:
+    """The block-diagonal matrix that turns pair i by k·rates[i], in the course's row-vector convention."""
+    blocks = [torch.tensor([[math.cos(k * r), -math.sin(k * r)], [math.sin(k * r), math.cos(k * r)]]) for r in rates]
+    return torch.block_diag(*blocks)
+
+
+def _halves(m: Tensor) -> Tensor:
+    """M with its interleaved pairs (2i, 2i + 1) moved to (i, i + d/2): the layout of sines first, then cosines."""
+    d = m.size(0)
+    order = torch.cat([torch.arange(0, d, 2), torch.arange(1, d, 2)])  # new position j holds old column order[j]
+    return m[order][:, order]
 
 
 def _expect_shift(position_shift: Callable, k: int, d: int) -> None:
@@ -285,27 +308,6 @@ def position_norm_question(answer_position_norm: object) -> None:
                          4.0: "there are d_model/2 = 8 pairs, each of squared length 1: the length is √8, not √16."})
 
 
-def without_positions_form(answer_without_positions: object) -> None:
-    """Visible: the answer is one of the letters a, b, c."""
-    read_choice(answer_without_positions, "abc", what="answer_without_positions")
-    form_passed("without_positions_form", "one letter")
-
-
-def without_positions_question(answer_without_positions: object) -> None:
-    """Hidden: what a layer without positions makes of two sentences with the same words in another order."""
-    got = read_choice(answer_without_positions, "abc", what="answer_without_positions")
-    expect_answer(got, "a", name="without_positions_question",
-                  summary="(a): without positions, the two sentences are the same set of words to the layer",
-                  why=("self-attention is permutation-equivariant (exercise 05): permuting the words permutes the "
-                       "rows of the output and changes nothing else. \"the dog saw the cat\" and \"the cat saw "
-                       "the dog\" are the same words in another order, so \"dog\" gets the same vector in both, "
-                       "and any average over the words is equal: who saw whom is lost. Adding sinusoidal positions "
-                       "to the embeddings gives every word a place, and the outputs differ."),
-                  wrong={"b": "a word's output depends on the set of words around it, not on where they stand: "
-                              "\"dog\" has the same neighbours in both sentences, only in another order.",
-                         "c": "every word keeps its vector, not only the first: the layer sees no order at all."})
-
-
 # ---------------------------------------------------------------------------------------------
 # remove_heads
 
@@ -339,6 +341,16 @@ def _remove_suspects(w: Tensor, heads: list[int], h: int) -> dict[str, Callable[
             lambda: zeroed(sorted({r for i in heads for r in range(i, w.size(0), h)})),
         "every head but the given ones was removed: zero the rows of the heads listed in `heads`, keep the others.":
             others,
+        "one row too many was zeroed for each head (rows i·d_k … (i+1)·d_k, the next head's first included); a "
+        "slice's end is excluded: w_o[i·d_k:(i+1)·d_k] is exactly head i's d_k rows.":
+            lambda: zeroed(sorted({r for i in heads for r in range(i * d_k, min((i + 1) * d_k + 1, w.size(0)))})),
+        "one row too few was zeroed for each head (rows i·d_k … (i+1)·d_k − 2); a slice's end is already excluded: "
+        "w_o[i·d_k:(i+1)·d_k] is exactly head i's d_k rows.":
+            lambda: zeroed(sorted({r for i in heads for r in range(i * d_k, (i + 1) * d_k - 1)})) if d_k > 1 else None,
+        "only the first head of the list was removed (a return inside the loop?); remove every head listed.":
+            lambda: ref.remove_heads(w, heads[:1], h) if len(set(heads)) > 1 else None,
+        "each head's block was num_heads rows (rows i·h … (i+1)·h − 1); a head owns d_k = d_model / num_heads rows.":
+            lambda: zeroed(sorted({r for i in heads for r in range(i * h, min((i + 1) * h, w.size(0)))})),
     }
 
 
@@ -483,3 +495,23 @@ def one_head_question(answer_one_head: object) -> None:
                          "c": "the scores are divided by √d_k; a wide head is not saturated. Width is not what it lacks.",
                          "d": "its error stays flat for most of the training steps in every seed; more steps do not "
                               "help a map that cannot be written."})
+
+
+def same_word_form(answer_same_word: object) -> None:
+    """Visible: the answer is one of the letters a, b, c."""
+    read_choice(answer_same_word, "abc", what="answer_same_word")
+    form_passed("same_word_form", "one letter")
+
+
+def same_word_question(answer_same_word: object) -> None:
+    """Hidden: whether a layer without positions gives a word's two copies the same output."""
+    got = read_choice(answer_same_word, "abc", what="answer_same_word")
+    expect_answer(got, "a", name="same_word_question",
+                  summary="(a): both copies of \"the\" get exactly the same vector",
+                  why=("without positions, a word's input is its embedding alone, so the two \"the\" have the same "
+                       "query, key and value. Each output is its query's weighted average over the same set of keys "
+                       "and values, the whole sentence, so it is the same vector for both. The layer cannot tell "
+                       "\"the dog\" from \"the cat\" by which \"the\" it is: that is what positions add."),
+                  wrong={"b": "their neighbours are not different to the layer: both copies see the same set of words; "
+                              "only the order differs, and without positions the layer has no order.",
+                         "c": "equal outputs need no luck: same input, same query, same set of keys and values."})

@@ -15,7 +15,7 @@ from torch import Tensor
 
 from mhsa_ref import word2vec as ref
 from mhsa_ref.checks._core import CheckFailure, call, expect_close, expect_exact, expect_tensor, on_cuda, passed, randn
-from mhsa_ref.checks._questions import expect_answer, form_passed, near, read_float, read_int
+from mhsa_ref.checks._questions import expect_answer, form_passed, near, read_choice, read_float, read_int
 
 __all__ = [
     "pairs_values",
@@ -32,6 +32,8 @@ __all__ = [
     "pair_count_question",
     "noise_share_form",
     "noise_share_question",
+    "bank_contexts_form",
+    "bank_contexts_question",
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -271,17 +273,44 @@ def _cooccurrence_suspects(pairs: Tensor, V: int) -> dict[str, Callable[[], Tens
         "or a loop over the rows.": lambda: (want() > 0).long(),
         "each pair was counted in both directions, (c, o) and (o, c); count each row of pairs once, as it is.":
             lambda: want() + want().T,
+        "the pairs whose center is also the context were left out (the diagonal is 0); a word can be in its own "
+        "context (\"the cat and the dog\": the, the), and every row of pairs counts.":
+            lambda: want() * (1 - torch.eye(V, dtype=torch.long, device=pairs.device)),
     }
 
 
+def _frequencies_hint(got: Tensor, want: Tensor) -> str:
+    """What a float result that should have been counts most likely is."""
+    total = want.sum()
+    if total > 0 and torch.allclose(got.double() * total, want.double(), atol=1e-6):
+        return ("\n  Likely cause: the counts were divided by the number of pairs (frequencies); return the counts "
+                "themselves.")
+    return ""
+
+
+def _reads_values(message: str) -> bool:
+    """Whether a call on meta tensors failed only because it needs their values: an operator without a meta kernel
+    (torch.bincount) or a loop over pairs.tolist(), both right ways that the exercise allows."""
+    return "raised NotImplementedError" in message and (
+        "attempted to run this operator with Meta tensors" in message or "Cannot copy out of meta tensor" in message)
+
+
 def _expect_cooccurrence(cooccurrence_counts: Callable, pairs: Tensor, V: int) -> None:
-    shown = pairs.tolist() if pairs.size(0) <= 6 else f"of shape {tuple(pairs.shape)}"
+    shown = pairs.tolist() if pairs.size(0) <= 6 and pairs.device.type != "meta" else f"of shape {tuple(pairs.shape)}"
     context = f"for pairs {shown} and vocab_size={V}"
-    got = call(cooccurrence_counts, pairs, V, name="cooccurrence_counts", context=context)
+    try:
+        got = call(cooccurrence_counts, pairs, V, name="cooccurrence_counts", context=context)
+    except CheckFailure as failure:
+        if pairs.device.type == "meta" and _reads_values(str(failure)):
+            return  # a meta tensor has no values to read: this case cannot see such a function's device (CUDA can)
+        raise
     want = ref.cooccurrence_counts(pairs, V)
+    if want.device.type == "meta":
+        expect_tensor(got, want, what="the co-occurrence counts", context=context)
+        return
     if isinstance(got, Tensor) and got.shape == want.shape and got.is_floating_point():
         raise CheckFailure(f"cooccurrence_counts returned {got.dtype} {context}; counts are integers: return a "
-                           f"LongTensor (dtype=torch.long), not probabilities or floats.")
+                           f"LongTensor (dtype=torch.long), not probabilities or floats." + _frequencies_hint(got, want))
     expect_exact(got, want, what="co-occurrence counts", context=context, suspects=_cooccurrence_suspects(pairs, V))
 
 
@@ -303,10 +332,13 @@ def cooccurrence_cases(cooccurrence_counts: Callable) -> None:
     pairs = torch.cat([ref.skipgram_pairs(torch.tensor([vocab[w] for w in s]), 2) for s in sentences])
     _expect_cooccurrence(cooccurrence_counts, pairs, len(vocab))
 
+    _expect_cooccurrence(cooccurrence_counts, torch.empty((5, 2), dtype=torch.long, device="meta"), 4)
+
     def cuda_run() -> None:
         _expect_cooccurrence(cooccurrence_counts, torch.tensor([[0, 1], [0, 1], [2, 0]], device="cuda"), 3)
 
-    passed("cooccurrence_cases", f"no pairs, unused words, 40 corpus sentences with window 2; {on_cuda(cuda_run)}")
+    passed("cooccurrence_cases", f"no pairs, unused words, 40 corpus sentences with window 2, meta tensors; "
+                                 f"{on_cuda(cuda_run)}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -353,3 +385,42 @@ def noise_share_question(answer_noise_share: object) -> None:
                   wrong={1 / 17: "1/17 is the word's share of the text (power 1); the power 0.75 changes the counts first.",
                          0.5: "0.5 is power 0 (every word drawn equally often); 0.75 lies between that and the frequencies.",
                          1 / 16: "divide by the sum of both words' weights, 1 + 8, not by the other word's count."})
+
+
+def bank_contexts_form(answer_bank_contexts: object) -> None:
+    """Visible: the answer is one of the letters a, b, c."""
+    read_choice(answer_bank_contexts, "abc", what="answer_bank_contexts")
+    form_passed("bank_contexts_form", "one letter")
+
+
+def _bank_row() -> tuple[list[tuple[str, int]], dict[str, int], int]:
+    """The row of "bank" in the co-occurrence counts of the training sentences, window 2 (the notebook's cell)."""
+    from mhsa_ref import corpus
+
+    sentences = corpus.training_sentences()
+    vocab = {w: i for i, w in enumerate(dict.fromkeys(t for s in sentences for t in s))}
+    words = list(vocab)
+    pairs = torch.cat([ref.skipgram_pairs(torch.tensor([vocab[w] for w in s]), 2) for s in sentences])
+    row = ref.cooccurrence_counts(pairs, len(vocab))[vocab["bank"]]
+    top = [(words[i], int(row[i])) for i in row.argsort(descending=True)[:5].tolist()]
+    classes = corpus.word_classes()
+    by_class = {kind: sum(int(row[vocab[w]]) for w in vocab if classes.get(w) == kind) for kind in ("money", "water")}
+    return top, by_class, int(row.sum())
+
+
+def bank_contexts_question(answer_bank_contexts: object) -> None:
+    """Hidden: what the row of "bank" in the corpus's co-occurrence counts shows."""
+    got = read_choice(answer_bank_contexts, "abc", what="answer_bank_contexts")
+    top, by_class, total = _bank_row()
+    shown = ", ".join(f"{w} {n}" for w, n in top)
+    expect_answer(got, "a", name="bank_contexts_question",
+                  summary=f"(a): the commonest contexts of \"bank\" are {shown}",
+                  why=(f"your counts: the commonest contexts of \"bank\" are {shown}, of {total} in all; money words "
+                       f"add up to {by_class['money']} and river words to {by_class['water']}. Both senses say \"the "
+                       f"bank\", \"to the bank\", \"at the bank\", so the small words they share outweigh the words "
+                       f"of either sense. SGNS learns from exactly these counts and gives \"bank\" one point: it ends "
+                       f"up near what both senses share, and between the two senses (chapter 02)."),
+                  wrong={"b": f"money words add up to {by_class['money']} of \"bank\"'s {total} context counts; the "
+                              f"small words around it come first ({shown}).",
+                         "c": f"river words add up to {by_class['water']} of \"bank\"'s {total} context counts; the "
+                              f"small words around it come first ({shown})."})

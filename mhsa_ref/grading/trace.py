@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -60,6 +61,9 @@ def encode(value: Any, depth: int = 0, *, whole: bool = False) -> dict:
         kept = value if whole else value[:64]
         return {"seq": [encode(v, depth + 1, whole=whole) for v in kept], "kind": type(value).__name__,
                 "length": len(value)}
+    if whole and isinstance(value, Iterator):  # a check's generator (tokens read once): sent as the items it yields
+        items = list(value)
+        return {"seq": [encode(v, depth + 1, whole=whole) for v in items], "kind": "iterator", "length": len(items)}
     if isinstance(value, dict):
         return {"dict": [[encode(k, depth + 1, whole=whole), encode(v, depth + 1, whole=whole)]
                          for k, v in list(value.items())[:10000]], "length": len(value)}
@@ -115,7 +119,8 @@ def decode(obj: Any) -> Any:
         items = [decode(v) for v in obj["seq"]]
         if obj.get("length") != len(items):
             raise TraceError("a recorded sequence was cut short")
-        return tuple(items) if obj.get("kind") == "tuple" else items
+        kind = obj.get("kind")
+        return tuple(items) if kind == "tuple" else iter(items) if kind == "iterator" else items
     if "dict" in obj:
         pairs = [(decode(k), decode(v)) for k, v in obj["dict"]]
         if obj.get("length") != len(pairs) or not all(isinstance(k, (str, int, float, bool)) for k, _ in pairs):

@@ -257,8 +257,6 @@ def entropy_with_clamp(weights):
 
 CORRECT.update({
     "attention_entropy": attention_entropy,
-    "answer_dot_variance": 64,
-    "answer_uniform_entropy": math.log(8),
 })
 MUTANTS.update({
     "entropy_nan_for_zero": Mutant("attention_entropy", entropy_nan_for_zero, "0 · log 0"),
@@ -266,12 +264,26 @@ MUTANTS.update({
     "entropy_in_bits": Mutant("attention_entropy", entropy_in_bits, "in bits"),
     "entropy_over_queries": Mutant("attention_entropy", entropy_over_queries, "over the queries"),
     "entropy_cpu_zeros": Mutant("attention_entropy", entropy_cpu_zeros, "device"),
-    "dot_variance_std": Mutant("answer_dot_variance", 8, "standard deviation"),
-    "dot_variance_scaled": Mutant("answer_dot_variance", 1.0, "after dividing by √d_k"),
-    "dot_variance_text": Mutant("answer_dot_variance", "d_k", "one number"),
-    "uniform_entropy_one_hot": Mutant("answer_uniform_entropy", 0, "one-hot row"),
-    "uniform_entropy_bits": Mutant("answer_uniform_entropy", 3.0, "in bits"),
-    "uniform_entropy_text": Mutant("answer_uniform_entropy", "log 8", "one number"),
 })
 ALTERNATIVES["attention_entropy"] = [entropy_with_clamp]
-VISIBLE += ["entropy_nan_for_zero", "entropy_no_minus", "dot_variance_text"]
+VISIBLE += ["entropy_nan_for_zero", "entropy_no_minus"]
+
+
+# issue 27: questions that apply an idea to new sizes, and questions read from a measurement
+CORRECT.update({
+    "answer_score_scale": 16.0,
+    "answer_masked_entropy": math.log(4),
+    "answer_saturation": "a",
+})
+MUTANTS.update({
+    "scale_sqrt_d_k": Mutant("answer_score_scale", 4, "assumes entries of variance 1"),
+    "scale_variance": Mutant("answer_score_scale", 256, "256 is the variance"),
+    "scale_as_text": Mutant("answer_score_scale", "sqrt(256)", "one number"),
+    "masked_all_keys": Mutant("answer_masked_entropy", math.log(16), "the masked ones get exactly 0"),
+    "masked_bits": Mutant("answer_masked_entropy", 2.0, "in bits"),
+    "masked_as_text": Mutant("answer_masked_entropy", "log 4", "one number"),
+    "saturation_uniform": Mutant("answer_saturation", "b", "sharper, not more uniform"),
+    "saturation_same": Mutant("answer_saturation", "c", "differ a lot"),
+    "saturation_as_word": Mutant("answer_saturation", "one-hot", "one letter"),
+})
+VISIBLE += ["scale_as_text", "masked_as_text", "saturation_as_word"]

@@ -303,3 +303,14 @@ MUTANTS.update({
 })
 ALTERNATIVES.setdefault("head_contributions", []).append(contributions_einsum)
 VISIBLE += ["contributions_columns", "contributions_summed", "merge_index_three"]
+
+
+# issue 27: questions that apply an idea to new sizes, and questions read from a measurement
+CORRECT.update({
+    "answer_largest_contribution": 5,
+})
+MUTANTS.update({
+    "contribution_smallest": Mutant("answer_largest_contribution", 3, "the shortest vector"),
+    "contribution_as_text": Mutant("answer_largest_contribution", "five", "one int"),
+})
+VISIBLE += ["contribution_as_text"]

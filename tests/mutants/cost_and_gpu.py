@@ -191,16 +191,19 @@ def longest_float(memory_bytes, batch, num_heads, dtype):
 
 
 def longest_by_search(memory_bytes, batch, num_heads, dtype):
-    t = 0
-    while batch * num_heads * (t + 1) ** 2 * dtype.itemsize <= memory_bytes:
-        t += 1
-    return t
+    """A binary search on T, in exact integers: right, and quick even for 2**64 bytes."""
+    fits = lambda t: batch * num_heads * t * t * dtype.itemsize <= memory_bytes  # noqa: E731
+    low, high = 0, 1
+    while fits(high):
+        low, high = high, 2 * high
+    while high - low > 1:  # fits(low), not fits(high)
+        mid = (low + high) // 2
+        low, high = (mid, high) if fits(mid) else (low, mid)
+    return low
 
 
 CORRECT.update({
     "longest_sequence": longest_sequence,
-    "answer_flops_coefficients": (8, 4),
-    "answer_crossover_len": 10240,
     "answer_heads_cost": "a",
 })
 MUTANTS.update({
@@ -209,14 +212,29 @@ MUTANTS.update({
     "longest_no_heads": Mutant("longest_sequence", longest_no_heads, "heads were left out"),
     "longest_no_square_root": Mutant("longest_sequence", longest_no_square_root, "square root is missing"),
     "longest_float": Mutant("longest_sequence", longest_float, "return an int"),
-    "coefficients_no_w_o": Mutant("answer_flops_coefficients", (6, 4), "W^O was left out"),
-    "coefficients_macs": Mutant("answer_flops_coefficients", (4, 2), "multiply-add counts as 2"),
-    "coefficients_formula_text": Mutant("answer_flops_coefficients", "8BTd^2 + 4BT^2d", "a tuple of 2 ints"),
-    "crossover_at_d": Mutant("answer_crossover_len", 5120, "half the projections"),
-    "crossover_float": Mutant("answer_crossover_len", 10240.0, "as an int"),
     "heads_cost_one_head": Mutant("answer_heads_cost", "b", "count every head"),
     "heads_cost_softmax": Mutant("answer_heads_cost", "c", "softmax is O(B·h·T²)"),
     "heads_cost_two": Mutant("answer_heads_cost", ["a"], "one letter"),
 })
 ALTERNATIVES.setdefault("longest_sequence", []).append(longest_by_search)
-VISIBLE += ["longest_no_itemsize", "longest_no_square_root", "coefficients_formula_text"]
+VISIBLE += ["longest_no_itemsize", "longest_no_square_root"]
+
+
+# issue 27: questions that apply an idea to new sizes, and questions read from a measurement
+CORRECT.update({
+    "answer_cross_coefficients": (4, 4, 4),
+    "answer_quadratic_share": 2 / 3,
+    "answer_flops_growth": "b",
+})
+MUTANTS.update({
+    "cross_no_s_projections": Mutant("answer_cross_coefficients", (8, 0, 4), "over the S key positions"),
+    "cross_macs": Mutant("answer_cross_coefficients", (2, 2, 4), "a multiply-add is 2 FLOPs"),
+    "cross_two": Mutant("answer_cross_coefficients", (4, 4), "a tuple of 3 ints"),
+    "share_half": Mutant("answer_quadratic_share", 0.5, "twice 2d"),
+    "share_projections": Mutant("answer_quadratic_share", 1 / 3, "the projections' share"),
+    "share_as_text": Mutant("answer_quadratic_share", "2/3", "one number"),
+    "growth_linear": Mutant("answer_flops_growth", "a", "the projections alone"),
+    "growth_cubic": Mutant("answer_flops_growth", "c", "nothing in the layer is cubic"),
+    "growth_as_number": Mutant("answer_flops_growth", 4, "one letter"),
+})
+VISIBLE += ["cross_two", "share_as_text", "growth_as_number"]

@@ -179,7 +179,6 @@ def perplexity_boolean_index(logits, targets):
 CORRECT.update({
     "perplexity": perplexity,
     "answer_copy_target": "a",
-    "answer_uniform_perplexity": 1000,
 })
 MUTANTS.update({
     "perplexity_returns_loss": Mutant("perplexity", perplexity_returns_loss, "perplexity is its exponential"),
@@ -190,9 +189,22 @@ MUTANTS.update({
     "copy_target_same": Mutant("answer_copy_target", "b", "nothing is left to predict"),
     "copy_target_impossible": Mutant("answer_copy_target", "(c)", "easier, not impossible"),
     "copy_target_word": Mutant("answer_copy_target", "copy", "one letter"),
-    "uniform_perplexity_one": Mutant("answer_uniform_perplexity", 1, "perfect model"),
-    "uniform_perplexity_log": Mutant("answer_uniform_perplexity", 6.907755, "perplexity is its exponential"),
-    "uniform_perplexity_text": Mutant("answer_uniform_perplexity", "V", "one number"),
 })
 ALTERNATIVES.setdefault("perplexity", []).append(perplexity_boolean_index)
 VISIBLE += ["perplexity_returns_loss", "perplexity_counts_ignored", "copy_target_word"]
+
+
+# issue 27: questions that apply an idea to new sizes, and questions read from a measurement
+CORRECT.update({
+    "answer_mixed_perplexity": 2.0,
+    "answer_bilm_perplexity": 3.59,
+})
+MUTANTS.update({
+    "mixed_arithmetic": Mutant("answer_mixed_perplexity", 2.5, "averages the per-position perplexities"),
+    "mixed_unsure_only": Mutant("answer_mixed_perplexity", 4, "uncertain positions alone"),
+    "mixed_as_text": Mutant("answer_mixed_perplexity", "two", "one number"),
+    "bilm_uniform": Mutant("answer_bilm_perplexity", 175, "uniform model"),
+    "bilm_loss": Mutant("answer_bilm_perplexity", 1.278, "the mean loss"),
+    "bilm_as_text": Mutant("answer_bilm_perplexity", "3.6 words", "one number"),
+})
+VISIBLE += ["mixed_as_text", "bilm_as_text"]

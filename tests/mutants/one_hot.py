@@ -166,6 +166,7 @@ VISIBLE = ["vocab_sorted", "vocab_last_position", "one_hot_functional", "one_hot
 def vocab_with_unknown(tokens, min_count):
     from collections import Counter
 
+    tokens = list(tokens)
     counts = Counter(tokens)
     kept = [w for w in dict.fromkeys(tokens) if counts[w] >= min_count]
     return {"<unk>": 0, **{w: i for i, w in enumerate(kept, start=1)}}
@@ -208,7 +209,6 @@ def unknown_keeps_everything(tokens, min_count):
 CORRECT.update({
     "vocab_with_unknown": vocab_with_unknown,
     "answer_one_hot_bytes": 32 * 20 * 10_000 * 4,
-    "answer_one_hot_distance": 2 ** 0.5,
 })
 MUTANTS.update({
     "unknown_missing": Mutant("vocab_with_unknown", unknown_missing, "no \"<unk>\" entry"),
@@ -220,8 +220,21 @@ MUTANTS.update({
     "bytes_counts_entries": Mutant("answer_one_hot_bytes", 32 * 20 * 10_000, "each float32 entry takes 4 bytes"),
     "bytes_as_text": Mutant("answer_one_hot_bytes", "25.6 MB", "should be one int"),
     "bytes_as_float": Mutant("answer_one_hot_bytes", 25_600_000.0, "as an int"),
-    "distance_zero": Mutant("answer_one_hot_distance", 0.0, "their distance is not 0"),
-    "distance_two": Mutant("answer_one_hot_distance", 2, "L1 distance"),
-    "distance_as_text": Mutant("answer_one_hot_distance", "sqrt(2)", "should be one number"),
 })
-VISIBLE += ["unknown_missing", "unknown_order_of_reaching", "bytes_as_text", "distance_as_text"]
+VISIBLE += ["unknown_missing", "unknown_order_of_reaching", "bytes_as_text"]
+
+
+# issue 27: questions that apply an idea to new sizes, and questions read from a measurement
+CORRECT.update({
+    "answer_bag_distance": 0.0,
+    "answer_unknown_share": 0.0166,
+})
+MUTANTS.update({
+    "bag_sqrt2": Mutant("answer_bag_distance", 2 ** 0.5, "distance between two different words"),
+    "bag_order": Mutant("answer_bag_distance", 2.0, "order of two words"),
+    "bag_as_text": Mutant("answer_bag_distance", "0", "one number"),
+    "unknown_share_of_words": Mutant("answer_unknown_share", 20 / 172, "share of distinct words"),
+    "unknown_share_percent": Mutant("answer_unknown_share", 1.66, "a percentage"),
+    "unknown_share_as_text": Mutant("answer_unknown_share", "1.7 %", "one number"),
+})
+VISIBLE += ["bag_as_text", "unknown_share_as_text"]

@@ -218,7 +218,6 @@ def padding_on_cpu(lengths, T):
 
 CORRECT.update({
     "causal_padding_mask": causal_padding_mask,
-    "answer_first_weight": 1,
     "answer_reversed_words": "b",
 })
 MUTANTS.update({
@@ -227,10 +226,24 @@ MUTANTS.update({
     "padding_one_too_many": Mutant("causal_padding_mask", padding_one_too_many, "s <= length"),
     "padding_ignored": Mutant("causal_padding_mask", padding_ignored, "padding mask is missing"),
     "padding_on_cpu": Mutant("causal_padding_mask", padding_on_cpu, "device"),
-    "first_weight_uniform": Mutant("answer_first_weight", 0.25, "uniform row"),
-    "first_weight_text": Mutant("answer_first_weight", "one", "one number"),
     "reversed_words_unchanged": Mutant("answer_reversed_words", "a", "not in the same order"),
     "reversed_words_all_change": Mutant("answer_reversed_words", "C", "only the rows move"),
     "reversed_words_two": Mutant("answer_reversed_words", "b, c", "one letter"),
 })
-VISIBLE += ["padding_on_queries", "padding_ignored", "first_weight_text"]
+VISIBLE += ["padding_on_queries", "padding_ignored"]
+
+
+# issue 27: questions that apply an idea to new sizes, and questions read from a measurement
+CORRECT.update({
+    "answer_fourth_weight": 0.25,
+    "answer_bank_attends": "b",
+})
+MUTANTS.update({
+    "fourth_itself": Mutant("answer_fourth_weight", 1, "the first word's weight on itself"),
+    "fourth_not_itself": Mutant("answer_fourth_weight", 1 / 3, "may attend to itself too"),
+    "fourth_as_text": Mutant("answer_fourth_weight", "1/4", "one number"),
+    "bank_herons": Mutant("answer_bank_attends", "d", "decides the sense"),
+    "bank_itself": Mutant("answer_bank_attends", "e", "its own score"),
+    "bank_as_word": Mutant("answer_bank_attends", "to", "one letter"),
+})
+VISIBLE += ["fourth_as_text", "bank_as_word"]

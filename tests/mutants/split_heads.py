@@ -221,7 +221,6 @@ def norms_with_linalg(x, num_heads):
 CORRECT.update({
     "head_norms": head_norms,
     "answer_view_without_transpose": "b",
-    "answer_split_strides": (64, 2, 16, 1),
 })
 MUTANTS.update({
     "norms_view_without_transpose": Mutant("head_norms", norms_view_without_transpose, "viewed as (B, h, T, d_k) directly"),
@@ -232,9 +231,22 @@ MUTANTS.update({
     "view_like_split_heads": Mutant("answer_view_without_transpose", "a", "cuts the memory in order"),
     "view_one_feature": Mutant("answer_view_without_transpose", "c", "never picks one feature"),
     "view_as_shape": Mutant("answer_view_without_transpose", (3, 8, 4, 2), "one letter"),
-    "strides_before_transpose": Mutant("answer_split_strides", (64, 16, 2, 1), "before the transpose"),
-    "strides_contiguous_copy": Mutant("answer_split_strides", [64, 8, 2, 1], "a copy"),
-    "strides_three": Mutant("answer_split_strides", (64, 2, 16), "a tuple of 4 ints"),
 })
 ALTERNATIVES.setdefault("head_norms", []).append(norms_with_linalg)
-VISIBLE += ["norms_view_without_transpose", "norms_squared", "strides_three"]
+VISIBLE += ["norms_view_without_transpose", "norms_squared"]
+
+
+# issue 27: questions that apply an idea to new sizes, and questions read from a measurement
+CORRECT.update({
+    "answer_strides": (120, 6, 24, 1),
+    "answer_longest_head": 7,
+})
+MUTANTS.update({
+    "strides_contiguous": Mutant("answer_strides", (120, 30, 6, 1), "contiguous (2, 4, 5, 6)"),
+    "strides_before_transpose": Mutant("answer_strides", (120, 24, 6, 1), "before the transpose"),
+    "strides_three": Mutant("answer_strides", (120, 6, 24), "a tuple of 4 ints"),
+    "longest_shortest": Mutant("answer_longest_head", 0, "shortest"),
+    "longest_out_of_range": Mutant("answer_longest_head", 8, "a head index"),
+    "longest_as_text": Mutant("answer_longest_head", "7", "one int"),
+})
+VISIBLE += ["strides_three", "longest_out_of_range", "longest_as_text"]

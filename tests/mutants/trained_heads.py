@@ -210,7 +210,6 @@ def shift_float64(offset, d_model):
 CORRECT.update({
     "position_shift": position_shift,
     "answer_position_norm": math.sqrt(8),
-    "answer_without_positions": "a",
 })
 MUTANTS.update({
     "shift_transposed": Mutant("position_shift", shift_transposed, "transposed"),
@@ -220,9 +219,6 @@ MUTANTS.update({
     "position_norm_one": Mutant("answer_position_norm", 1.0, "the squares add up"),
     "position_norm_squared": Mutant("answer_position_norm", 8, "squared length"),
     "position_norm_text": Mutant("answer_position_norm", "sqrt(8)", "one number"),
-    "without_positions_differ": Mutant("answer_without_positions", "b", "not on where they stand"),
-    "without_positions_first": Mutant("answer_without_positions", "c", "not only the first"),
-    "without_positions_word": Mutant("answer_without_positions", "same", "one letter"),
 })
 VISIBLE += ["shift_transposed", "shift_same_angle", "position_norm_text"]
 
@@ -350,3 +346,15 @@ MUTANTS.update({
 VISIBLE += ["remove_columns", "remove_one_row", "remove_strided", "remove_the_others", "remove_no_range_check",
             "one_head_word", "form_head_out_of_range", "removable_text"]
 ALTERNATIVES["remove_heads"] = [remove_heads_view]
+
+
+# issue 27: questions that apply an idea to new sizes, and questions read from a measurement
+CORRECT.update({
+    "answer_same_word": "a",
+})
+MUTANTS.update({
+    "same_word_neighbours": Mutant("answer_same_word", "b", "their neighbours are not different"),
+    "same_word_luck": Mutant("answer_same_word", "c", "need no luck"),
+    "same_word_as_word": Mutant("answer_same_word", "same", "one letter"),
+})
+VISIBLE += ["same_word_as_word"]

@@ -245,3 +245,15 @@ MUTANTS.update({
 })
 ALTERNATIVES.setdefault("cooccurrence_counts", []).append(cooccurrence_loop)
 VISIBLE += ["cooccurrence_transposed", "cooccurrence_no_accumulate", "pair_count_as_text"]
+
+
+# issue 27: questions that apply an idea to new sizes, and questions read from a measurement
+CORRECT.update({
+    "answer_bank_contexts": "a",
+})
+MUTANTS.update({
+    "bank_money": Mutant("answer_bank_contexts", "b", "money words add up"),
+    "bank_river": Mutant("answer_bank_contexts", "c", "river words add up"),
+    "bank_as_word": Mutant("answer_bank_contexts", "the", "one letter"),
+})
+VISIBLE += ["bank_as_word"]
