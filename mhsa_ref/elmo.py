@@ -249,6 +249,13 @@ def learn_scalar_mix(
         softmax(s) (L,), γ (0-d), and the accuracy on the training examples measured at each step
         (before its update; there is no held-out set).
     """
+    s, gamma, _, accuracy = _fit_scalar_mix(features, labels, steps=steps, lr=lr, seed=seed, mix=mix)
+    return torch.softmax(s, 0), gamma, accuracy
+
+
+def _fit_scalar_mix(features: Tensor, labels: Tensor, *, steps: int, lr: float, seed: int,
+                    mix: Callable[[Tensor, Tensor, Tensor], Tensor]) -> tuple[Tensor, Tensor, nn.Linear, list[float]]:
+    """`learn_scalar_mix`'s training: the scores s (L,), γ, the trained classifier and the training accuracies."""
     num_layers, _, width = features.shape
     like = {"dtype": features.dtype, "device": features.device}
     s = torch.zeros(num_layers, **like, requires_grad=True)
@@ -266,7 +273,42 @@ def learn_scalar_mix(
             loss.backward()
             optimiser.step()
             accuracy.append(float((logits.argmax(-1) == labels).float().mean()))
-    return torch.softmax(s.detach(), 0), gamma.detach(), accuracy
+    return s.detach(), gamma.detach(), classifier, accuracy
+
+
+def sense_probe(model: ELMo, *, steps: int = 300, seed: int = 0) -> dict:
+    """Chapter 03's probe, measured on sentences it never saw: does a linear classifier on the biLM's mixed
+    vectors tell the two senses of "bank" apart?
+
+    Each distinct (sentence, position) of a "bank" counts once, in the part of its sentence
+    (`corpus.sentence_parts`): the mix and the classifier learn on the training part's, and are scored on the
+    held-out part's. Beside the score, two baselines on the same held-out examples: the commoner sense, and a
+    rule that reads the sentence's words ("river" when it holds a river word, `corpus.word_classes`).
+    Returns a dict: softmax(s) and γ, the training and held-out accuracies, the baselines, and the counts.
+    """
+    from mhsa_ref import corpus
+
+    sentences, parts, classes = corpus.sentences(), corpus.sentence_parts(), corpus.word_classes()
+    examples: dict[str, dict[tuple, str]] = {"training": {}, "held-out": {}}
+    for line, pos, sense in corpus.bank_senses():
+        if parts[line] in examples:
+            examples[parts[line]].setdefault((tuple(sentences[line]), pos), sense)
+    data = {}
+    for part, chosen in examples.items():
+        features = torch.stack([model.vectors(list(words))[:, pos] for words, pos in chosen], dim=1)  # (L, N, 2H)
+        labels = torch.tensor([sense == "river" for sense in chosen.values()]).long()  # (N,)
+        data[part] = (features, labels, list(chosen))
+    s, gamma, classifier, accuracy = _fit_scalar_mix(data["training"][0], data["training"][1], steps=steps, lr=0.05,
+                                                     seed=seed, mix=scalar_mix)
+    features, labels, keys = data["held-out"]
+    with torch.no_grad():
+        predicted = classifier(scalar_mix(features, s, gamma)).argmax(-1)  # (N,)
+    rule = torch.tensor([any(classes.get(w) == "water" for w in words) for words, _ in keys]).long()
+    river = float(labels.float().mean())
+    return {"weights": torch.softmax(s, 0), "gamma": gamma, "training_accuracy": accuracy[-1] if accuracy else None,
+            "held_out_accuracy": float((predicted == labels).float().mean()),
+            "majority_accuracy": max(river, 1 - river), "rule_accuracy": float((rule == labels).float().mean()),
+            "training_examples": len(data["training"][2]), "held_out_examples": len(keys)}
 
 
 def sense_mix(model: ELMo, *, steps: int = 300, seed: int = 0) -> tuple[Tensor, Tensor]:

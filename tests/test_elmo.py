@@ -309,6 +309,23 @@ def test_sense_mix_is_chapter_03s_mix_on_every_bank(full):
     assert not torch.equal(other, weights)  # the seed reaches the classifier
 
 
+def test_sense_probe_is_scored_on_held_out_sentences_beside_its_baselines():
+    """Chapter 03's held-out probe (the stored biLM): every held-out "bank" right, more than either baseline, and no
+    held-out sentence among those the probe learned from. A wrong split or a probe scored on its training examples
+    changes the counts; a classifier that learned nothing falls to the majority's 70 %."""
+    from mhsa_ref import elmo
+
+    probe = elmo.sense_probe(elmo.pretrained(), steps=300, seed=0)
+    assert (probe["training_examples"], probe["held_out_examples"]) == (226, 53)
+    assert probe["held_out_accuracy"] >= 0.98 > probe["rule_accuracy"] > probe["majority_accuracy"]
+    assert abs(probe["majority_accuracy"] - 37 / 53) < 1e-6 and abs(probe["rule_accuracy"] - 50 / 53) < 1e-6
+    parts = corpus.sentence_parts()
+    held_out = {tuple(s) for s, p in zip(corpus.sentences(), parts) if p == "held-out"}
+    assert not held_out & {tuple(s) for s, p in zip(corpus.sentences(), parts) if p == "training"}
+    untrained = elmo.sense_probe(elmo.pretrained(), steps=0)
+    assert untrained["held_out_accuracy"] < 0.9
+
+
 def test_learn_scalar_mix_weights_the_informative_layer():
     g = torch.Generator().manual_seed(0)
     labels = torch.randint(0, 2, (200,), generator=g)
