@@ -2,9 +2,13 @@
 
 For every sequence length T, in one run and in interleaved rounds:
 
-* the forward time of `mhsa_ref.multi_head_self_attention` (explicit: it materialises the
-  (B, h, T, T) scores and weights) and of `mhsa_ref.fused_multi_head_self_attention` (one call to
-  `F.scaled_dot_product_attention`), and their ratio;
+* the forward time of three paths, and each one's ratio to the fused path: `mhsa_ref.multi_head_self_attention`
+  (explicit: the course's own code, which materialises the (B, h, T, T) scores and weights with the
+  course's softmax), the same layer through PyTorch's SDPA *math* backend (`sdpa_kernel(SDPBackend.MATH)`:
+  it also materialises the scores, with PyTorch's softmax), and `mhsa_ref.fused_multi_head_self_attention`
+  (one call to `F.scaled_dot_product_attention`, whose kernel never holds the scores). Explicit against
+  math measures the course's softmax and bookkeeping; math against fused measures materialising the
+  scores;
 * achieved TFLOP/s by chapter 08's formula (`mhsa_ref.attention_flops`), as a fraction of the
   device's peak, itself measured here with a large matrix product in the same dtype;
 * on CUDA, the peak memory each path allocated, next to the size of one score matrix
@@ -30,6 +34,8 @@ import sys
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
+from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils import benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,6 +50,15 @@ RESULTS = ROOT / "benchmarks" / "results"
 SIZES = {"cpu": dict(B=1, d=512, h=8, Ts=(256, 512, 1024, 2048), dtypes=(torch.float32,)),
          "cuda": dict(B=4, d=1024, h=16, Ts=(1024, 4096, 16384), dtypes=(torch.float32, torch.bfloat16))}
 SMOKE = dict(B=1, d=32, h=4, Ts=(16, 32))
+
+
+def math_multi_head_self_attention(x, w_q, w_k, w_v, w_o, num_heads):
+    """The layer through PyTorch's SDPA math backend: the scores materialised, as on the explicit path, but with
+    PyTorch's own softmax and fused bookkeeping."""
+    q, k, v = (mhsa_ref.split_heads(x @ w, num_heads) for w in (w_q, w_k, w_v))  # (B, h, T, d_k) each
+    with sdpa_kernel(SDPBackend.MATH):
+        z = F.scaled_dot_product_attention(q, k, v)  # (B, h, T, d_k)
+    return mhsa_ref.merge_heads(z) @ w_o  # (B, T, d_model)
 
 
 def _sync(device: str) -> None:
@@ -82,6 +97,7 @@ def measure(device: str, dtype: torch.dtype, B: int, T: int, d: int, h: int, *, 
     x = torch.randn(B, T, d, generator=g).to(device, dtype)
     ws = [(torch.randn(d, d, generator=g) / d**0.5).to(device, dtype) for _ in range(4)]
     paths = {"explicit": lambda: multi_head_self_attention(x, *ws, h),
+             "sdpa math": lambda: math_multi_head_self_attention(x, *ws, h),
              "fused": lambda: fused_multi_head_self_attention(x, *ws, h)}
     flops = mhsa_ref.attention_flops(B, T, d, h)
     rows = {name: dict(device=device, dtype=str(dtype)[6:], B=B, T=T, d_model=d, heads=h, path=name, flops=flops,
@@ -105,10 +121,10 @@ def measure(device: str, dtype: torch.dtype, B: int, T: int, d: int, h: int, *, 
             row["median_ms"] = statistics.median(row["times_s"]) * 1e3
             row["tflops"] = mhsa_ref.achieved_tflops(flops, row["median_ms"] / 1e3)
             row["fraction_of_peak"] = row["tflops"] / peak
-    explicit, fused = rows["explicit"], rows["fused"]
-    if explicit["times_s"] and fused["times_s"]:
-        ratio = statistics.median(a / b for a, b in zip(explicit["times_s"], fused["times_s"]))
-        explicit["ratio_to_fused"] = ratio
+    fused = rows["fused"]
+    for name in ("explicit", "sdpa math"):  # each path's time over the fused one's, round by round
+        if rows[name]["times_s"] and fused["times_s"]:
+            rows[name]["ratio_to_fused"] = statistics.median(a / b for a, b in zip(rows[name]["times_s"], fused["times_s"]))
     return list(rows.values())
 
 
@@ -130,7 +146,7 @@ def run(device: str, *, smoke: bool) -> dict:
 
 
 def table(result: dict) -> str:
-    lines = ["| dtype | B | T | d_model | h | path | median ms | TFLOP/s | of peak | explicit / fused | peak memory | "
+    lines = ["| dtype | B | T | d_model | h | path | median ms | TFLOP/s | of peak | ÷ fused | peak memory | "
              "one score matrix |", "|" + "---|" * 12]
     for r in result["rows"]:
         if r["error"]:
