@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -140,11 +141,13 @@ def test_closing_page_is_executed_and_holds_the_references(made):
     assert "chapters/closing" in (ROOT / "_toc.yml").read_text()
     assert 'class="cell_output' in text and "Traceback" not in text
     for check in ("step by step with a cache == full causal attention: True",
-                  "output of the shuffled sentence == the output, shuffled: True"):
+                  "grouped-query == each shared head repeated for its group: True",
+                  "multi-query:  0.12 GiB per sequence (formula:  0.12 GiB)"):
         assert check in text, check
     for work in ("Attention Is All You Need", "Efficient Estimation of Word Representations",
                  "Deep Contextualized Word Representations", "FlashAttention: Fast and Memory-Efficient",
-                 "FlashAttention-2", "The Illustrated Transformer"):
+                 "FlashAttention-2", "The Illustrated Transformer", "RoFormer", "Attention is not Explanation",
+                 "One Write-Head is All You Need"):
         assert work.lower() in text.lower(), f"the closing page's references lack {work!r}"  # the style lowercases titles
 
 
@@ -169,6 +172,23 @@ def test_exercise_page_is_the_learner_copy_not_executed_and_downloadable(made, n
     download = [h for h in hrefs if h.endswith(f"{name}.ipynb")]
     assert download, "the exercise page offers no notebook download"
     assert (page.parent / download[0]).resolve().read_bytes() == (ROOT / "exercises" / name / f"{name}.ipynb").read_bytes()
+
+
+@pytest.mark.parametrize("chapter", EXERCISES)
+def test_chapter_exercise_section_lists_what_its_notebook_asks(chapter):
+    """A chapter's exercise section names every function its notebook asks for, and every question by its title."""
+    page = (ROOT / "chapters" / f"{chapter}.md").read_text()
+    section = " ".join(re.search(r"^## (?:Exercise|Your turn)\n(.*?)(?=^## |\Z)", page, re.M | re.S).group(1).split())
+    asked = []
+    for cell in json.loads((ROOT / "solutions" / chapter / f"{chapter}.ipynb").read_text())["cells"]:
+        nbgrader = cell["metadata"].get("nbgrader", {})
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "code" and nbgrader.get("solution") and not nbgrader["grade_id"].startswith("answer_"):
+            asked.append(f"`{nbgrader['grade_id']}")
+        elif cell["cell_type"] == "markdown" and source.startswith("### "):
+            asked.append(f"*{source.splitlines()[0].split(' · ', 1)[1]}*")
+    assert len(asked) >= 5
+    assert [a for a in asked if a not in section] == []
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)

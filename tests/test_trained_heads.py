@@ -428,3 +428,26 @@ def test_position_shift_moves_every_position(offset, d_model):
     pe = sinusoidal_positions(60, d_model).double()
     moved = pe[max(0, -offset):60 - max(0, offset)] @ trained_heads.position_shift(offset, d_model).double()
     torch.testing.assert_close(moved, pe[max(0, offset):60 + min(0, offset)], atol=1e-5, rtol=1e-5)
+
+
+def test_rotary_scores_depend_on_the_offset_only_and_added_encodings_do_not():
+    """The closing page's RoPE check: queries and keys turned by position_shift(p) score by the offset p - p' alone;
+    the sinusoidal encodings added to X do not. A turn that is not a rotation of the pairs (its transpose) fails."""
+    from mhsa_ref.trained_heads import position_shift, sinusoidal_positions
+
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 16, generator=g, dtype=torch.float64)
+    w_q, w_k = (torch.randn(16, 16, generator=g, dtype=torch.float64) / 4 for _ in range(2))
+    pe = sinusoidal_positions(40, 16).double()
+
+    def rope(p, p2, turn=lambda p: position_shift(p, 16).double()):
+        return float((x[0] @ w_q @ turn(p)) @ (x[1] @ w_k @ turn(p2)))
+
+    pairs = [(3, 7), (10, 14), (30, 34)]
+    scores = [rope(p, p2) for p, p2 in pairs]
+    assert max(scores) - min(scores) < 1e-6  # position_shift is float32: its angles are exact to about 1e-7
+    assert abs(rope(3, 8) - scores[0]) > 1e-3  # another offset, another score
+    added = [float(((x[0] + pe[p]) @ w_q) @ ((x[1] + pe[p2]) @ w_k)) for p, p2 in pairs]
+    assert max(added) - min(added) > 1e-2
+    skewed = [rope(p, p2, turn=lambda p: position_shift(p, 16).double() * (1 + p / 10)) for p, p2 in pairs]
+    assert max(skewed) - min(skewed) > 1e-3
