@@ -261,9 +261,9 @@ def test_the_formgrader_shows_both_learners_graded_by_the_judge(lifecycle):
     assert "mhsa" in record["course list"]  # the instructor's course list names the course
     table = record["submissions"]
     assert ADA in table and BEN in table and "graded" in table.lower()
-    scores = dict(re.findall(r"(mhsa-\w+)\s.*?\s(\d+(?:\.\d+)?) / 17", table))
-    assert scores == {ADA: "17", BEN: "8"}, table  # ben: the mistakes of the demo class, as make grade scores them
-    # ben's forgery under ada's name was left in the exchange, with the reason, and ada kept her own 17
+    scores = dict(re.findall(r"(mhsa-\w+)\s.*?\s(\d+(?:\.\d+)?) / 18", table))
+    assert scores == {ADA: "18", BEN: "9"}, table  # ben: the mistakes of the demo class, as make grade scores them
+    # ben's forgery under ada's name was left in the exchange, with the reason, and ada kept her own 18
     assert record["forge"].returncode == 0, record["forge"].stderr
     assert f"it claims to be {ADA}'s but belongs to {BEN}" in record["collect"], record["collect"]
 

@@ -57,7 +57,7 @@ def test_second_make_reinstalls_and_reexecutes_nothing(made):
     for step in ("pip install", "jupyter-book build", "nbgrader generate_assignment", "mhsa_ref.grading.run"):
         assert step not in dry.stdout, f"a no-change make would run `{step}`:\n{dry.stdout}"
     again = subprocess.run(["make"], cwd=ROOT, env=tool_env(), capture_output=True, text=True, timeout=300)
-    assert again.returncode == 0 and "17 / 17" in again.stdout
+    assert again.returncode == 0 and "18 / 18" in again.stdout
 
 
 def test_benchmark_script_runs(tmp_path):
