@@ -37,7 +37,9 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 ASSIGNMENTS := $(sort $(notdir $(wildcard solutions/[0-9][0-9]_*)))
 SOLUTIONS := $(foreach a,$(ASSIGNMENTS),solutions/$(a)/$(a).ipynb)
+# The course's reference and checks (the chapters import it: a change re-executes them), and the grader.
 LIBRARY := $(shell find mhsa_ref -name '*.py' -o -path 'mhsa_ref/data/*' -type f)
+GRADER := $(shell find grader -name '*.py')
 # Measured results that chapter 08 reads (benchmarks/bench_layer.py writes them).
 RESULTS := $(wildcard benchmarks/results/*.json)
 CHAPTERS := $(wildcard chapters/*.md chapters/*.ipynb chapters/*.png chapters/*.svg)
@@ -72,7 +74,7 @@ $(INSTALLED): pyproject.toml constraints.txt | $(if $(GRADING_GOALS),system-pack
 # sandbox of the demo class); `make test` also needs chromium (the browser tests, driven by Playwright
 # at /usr/bin/chromium; no browser is ever downloaded) and postgresql (the shared-gradebook test).
 # Missing ones are installed with apt-get as root, before any other work; otherwise make stops first
-# and prints the one line to run. SYSTEM_ROOT, APT_GET and AS_ROOT exist for tests/test_make.py.
+# and prints the one line to run. SYSTEM_ROOT, APT_GET and AS_ROOT exist for tests/course/test_make.py.
 RUN_PACKAGES := bubblewrap:/usr/bin/bwrap
 # `make hub` needs Node.js and npm (JupyterHub's configurable-http-proxy) besides bubblewrap.
 HUB_PACKAGES := nodejs:/usr/bin/node npm:/usr/bin/npm
@@ -158,10 +160,10 @@ $(STAMPS)/book-reader: $(BOOK_INPUTS)
 # Its verdicts are kept per notebook, so a change to the library regrades only what it changes.
 grade-demo: $(STAMPS)/grade-demo
 
-$(STAMPS)/grade-demo: $(STAMPS)/exercises $(DEMO) $(LIBRARY)
+$(STAMPS)/grade-demo: $(STAMPS)/exercises $(DEMO) $(LIBRARY) $(GRADER)
 	mkdir -p submitted
 	cp -R tests/demo_submissions/. submitted/
-	$(BIN)/python -m mhsa_ref.grading.run --quiet
+	$(BIN)/python -m grader.run --quiet
 	touch $@
 
 # Grade the class in submitted/: sandboxed (bubblewrap), in parallel, points decided by the judge
@@ -170,10 +172,10 @@ $(STAMPS)/grade-demo: $(STAMPS)/exercises $(DEMO) $(LIBRARY)
 # ASSIGNMENT=name for one assignment; UNSANDBOXED=1 runs learner code with your permissions (only where
 # bubblewrap cannot be installed).
 grade: $(STAMPS)/exercises
-	$(BIN)/python -m mhsa_ref.grading.run $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT)) $(if $(UNSANDBOXED),--unsandboxed)
+	$(BIN)/python -m grader.run $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT)) $(if $(UNSANDBOXED),--unsandboxed)
 
 where: $(STAMPS)/grade-demo
-	@$(BIN)/python -m mhsa_ref.course report
+	@$(BIN)/python -m grader.report report
 
 # --- tests, benchmarks, learners ----------------------------------------------------------------
 # On every core (pytest-xdist), a test file to a worker: module fixtures (a graded class, a built kit)
@@ -197,13 +199,13 @@ lab: $(STAMPS)/exercises
 
 # The learner environment: exercises/, mhsa_ref with every learner function withheld (its visible
 # checks answered from stored expectations, its hidden checks and the grader left out), a
-# pyproject.toml and a README that says how to install it (python -m mhsa_ref.kit).
+# pyproject.toml and a README that says how to install it (python -m grader.kit).
 KIT := _build/learner-kit
 learner-kit: $(KIT).tar.gz
 
-$(KIT).tar.gz: $(STAMPS)/exercises $(LIBRARY) $(SOLUTIONS) pyproject.toml constraints.txt
+$(KIT).tar.gz: $(STAMPS)/exercises $(LIBRARY) $(GRADER) $(SOLUTIONS) pyproject.toml constraints.txt
 	rm -rf $(KIT) $@
-	$(BIN)/python -m mhsa_ref.kit $(KIT)
+	$(BIN)/python -m grader.kit $(KIT)
 	tar -czf $@ -C _build learner-kit
 
 # The course on a JupyterHub, on loopback (hub/jupyterhub_config.py says who is who): an instructor with
@@ -211,7 +213,7 @@ $(KIT).tar.gz: $(STAMPS)/exercises $(LIBRARY) $(SOLUTIONS) pyproject.toml constr
 # starts each account's server as its Unix user). HUB_DIR holds its state; HUB_FRESH=1 starts from nothing.
 HUB_DIR ?= _build/hub
 HUB_PORT ?= 8100
-# HUB_KIT=folder: a learner kit built elsewhere (python -m mhsa_ref.kit folder) instead of make learner-kit's.
+# HUB_KIT=folder: a learner kit built elsewhere (python -m grader.kit folder) instead of make learner-kit's.
 hub: hub-packages $(INSTALLED) $(if $(HUB_KIT),,$(KIT).tar.gz) hub/node_modules/.bin/configurable-http-proxy
 	$(BIN)/python hub/setup_hub.py $(HUB_DIR) $(if $(HUB_FRESH),--fresh)
 	@$(BIN)/python hub/setup_hub.py $(HUB_DIR) --show http://127.0.0.1:$(HUB_PORT)/

@@ -26,7 +26,7 @@ c.CourseDirectory.db_url = os.environ.get("MHSA_DB_URL") or "sqlite:///" + os.pa
 c.ExecutePreprocessor.timeout = 120
 
 # Grading: `nbgrader autograde` grades each submission in sandboxed workers (bubblewrap) that only record
-# the learner's answers, and a judge outside them decides the points (mhsa_ref/grading), exactly as
+# the learner's answers, and a judge outside them decides the points (grader), exactly as
 # `make grade` does. The workers start once per run, one per core, and grade ahead of nbgrader's loop. Its
 # verdicts become the test cells' outputs, which nbgrader scores as usual. A submission nbgrader could
 # not sanitize (malformed JSON, duplicated, deleted or stripped cells) is repaired or stood in for, and
@@ -34,7 +34,7 @@ c.ExecutePreprocessor.timeout = 120
 # MHSA_UNSANDBOXED=1 runs learner code unsandboxed, with your permissions.
 # Named by strings, imported only by the command that uses them: `nbgrader generate_assignment`,
 # `validate`, `export` and the others start without importing torch for the grader.
-PLUGIN = "mhsa_ref.grading.nbgrader_plugin."
+PLUGIN = "grader.nbgrader_plugin."
 c.Autograde.exporter_class = PLUGIN + "SubmissionExporter"
 c.Autograde.sanitize_preprocessors = ["nbgrader.preprocessors.ClearOutput", PLUGIN + "RepairCells",
                                       "nbgrader.preprocessors.OverwriteKernelspec",
@@ -50,7 +50,7 @@ c.GenerateFeedback.preprocessors = ["nbgrader.preprocessors.GetGrades", PLUGIN +
 c.JudgedExecute.sandboxed = not os.environ.get("MHSA_UNSANDBOXED")
 # Collecting from nbgrader's exchange (JupyterHub, `make hub`): an entry that claims another learner, names a
 # learner off the roster or an assignment never released, or is badly named is reported and left, not collected;
-# of several submissions the latest is collected (mhsa_ref/grading/exchange.py).
-c.ExchangeFactory.collect = "mhsa_ref.grading.exchange.CourseCollect"
+# of several submissions the latest is collected (grader/exchange.py).
+c.ExchangeFactory.collect = "grader.exchange.CourseCollect"
 # c.JudgedExecute.workers = 4                 # sandboxed workers at once (default: one per core)
-# c.JudgedExecute.limits = {"cell_s": 60}     # per-notebook limits (mhsa_ref/grading/sandbox.py: Limits)
+# c.JudgedExecute.limits = {"cell_s": 60}     # per-notebook limits (grader/sandbox.py: Limits)

@@ -7,7 +7,7 @@
   chapter with a section "The reference code": every function its exercise asks the learner to write,
   included from `mhsa_ref` with `literalinclude :pyobject:` (the library stays the only copy), each
   followed by the helpers of its own module that it calls (`scaled_dot_product_attention` calls
-  `attention_weights`). The list is read from the exercises (`mhsa_ref.kit.exercises`: the solution
+  `attention_weights`). The list is read from the exercises (`grader.kit.exercises`: the solution
   cells of `solutions/*/*.ipynb`), so a function added to an exercise is printed without anyone
   remembering to; one that the reference module lacks is a build warning (an error under -W).
 
@@ -83,7 +83,7 @@ def exercises(root: Path) -> list[Exercise]:
     functions or classes (answer variables) are skipped.
     """
     import mhsa_ref
-    from mhsa_ref import kit
+    from grader import kit
 
     found, every = [], kit.exercises(root)
     learner = {name for ex in every for name in ex.learner_names}  # a learner function is never a helper

@@ -6,7 +6,7 @@ assignment, for each N of --learners (default 2, 4 and 8: 16, 32 and 64 notebook
 * stock: `nbgrader autograde` per assignment with a config that holds only the directory names, as
   a new course would; one notebook after another, each in a fresh kernel that imports torch and
   runs every cell (the explorers too).
-* make grade: `python -m mhsa_ref.grading.run` in a new process: sandboxed workers (one per core)
+* make grade: `python -m grader.run` in a new process: sandboxed workers (one per core)
   forked from a pre-imported process, the judge outside them, then the gradebook, the feedback
   files and grades.csv.
 * plain nbgrader, our config: `nbgrader autograde` per assignment with the repo's
@@ -32,9 +32,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -49,8 +47,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import demo_builder  # noqa: E402
 from mhsa_ref.backend import machine  # noqa: E402
 
-from mhsa_ref.grading.nbgrader_plugin import TIMES_ENV  # noqa: E402
-from mhsa_ref.grading.run import PHASES, WORKER_PHASES  # noqa: E402
+from grader import record  # noqa: E402
+from grader.record import PHASES  # noqa: E402
 
 BIN = Path(sys.executable).parent
 STOCK_CONFIG = """c = get_config()
@@ -62,12 +60,10 @@ c.CourseDirectory.autograded_directory = "autograded"
 c.CourseDirectory.feedback_directory = "feedback"
 c.CourseDirectory.db_url = "sqlite:///{root}/gradebook.db"
 """
-# make grade's last line: "... in 6.8 s (worker start 8.1 s, cells 0.1 s, ...)"
-PHASE_LINE = re.compile(r"\(((?:[a-z ]+ [\d.]+ s(?:, )?)+)\)")
 
 
 def env() -> dict[str, str]:
-    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "MHSA_DB_URL": ""}
+    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "MHSA_DB_URL": "", record.ENV: ""}
 
 
 def course(root: Path, assignments: list[str], learners: int, *, stock: bool) -> None:
@@ -108,20 +104,17 @@ def stock_arm(root: Path, assignments: list[str]) -> float:
 
 def make_grade_arm(root: Path) -> tuple[float, dict]:
     start = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "mhsa_ref.grading.run", "--course", str(root), "--quiet"], cwd=ROOT,
+    subprocess.run([sys.executable, "-m", "grader.run", "--course", str(root), "--quiet"], cwd=ROOT,
                             env=env(), check=True, capture_output=True, text=True)
     wall = time.monotonic() - start
-    found = PHASE_LINE.search(result.stdout.splitlines()[-1])
-    phases = {name.strip(): float(value) for name, value in
-              (part.rsplit(" ", 2)[:2] for part in found.group(1).split(", "))} if found else {}
-    return wall, phases
+    rows = record.read(root / record.NAME)  # the run's record (grader.record): a fresh course, one run
+    return wall, record.phases(rows)
 
 
 def plain_arm(root: Path, assignments: list[str]) -> tuple[float, dict]:
-    times = root / "times.jsonl"
-    wall = sum(nbgrader(root, "autograde", a, extra={TIMES_ENV: str(times)}) for a in assignments)
-    rows = [json.loads(line) for line in times.read_text().splitlines()]
-    phases = {phase: sum(r.get(phase, 0.0) for r in rows) for phase in WORKER_PHASES}
+    wall = sum(nbgrader(root, "autograde", a) for a in assignments)
+    rows = record.read(root / record.NAME)  # one run per assignment, each a line per notebook
+    phases = record.phases(rows)
     phases["gradebook"] = wall - sum(r["waited"] for r in rows)  # nbgrader's own work: sanitize, write, score
     phases["feedback"] = sum(nbgrader(root, "generate_feedback", a) for a in assignments)
     phases["export"] = nbgrader(root, "export")

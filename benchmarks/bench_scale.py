@@ -3,7 +3,7 @@ coordinator's own cost per notebook, with a projection to a 5,000-learner class.
 
 For each worker count of --workers (default 1 and 2), two classes (--learners learners and twice as
 many; the demo class's ada and ben answers, alternating, × every assignment) are graded by `python -m
-mhsa_ref.grading.run --workers W` in a new process (a LocalCluster in that process, W sandboxed
+grader.run --workers W` in a new process (a LocalCluster in that process, W sandboxed
 workers). Printed per worker count: the wall times, notebooks per second, a notebook's cost (the
 slope between the two classes), the fixed cost, and the coordinator's milliseconds per notebook
 (gradebook, feedback, export, which it does alone). Dask's own cost per task is measured on a
@@ -35,7 +35,7 @@ HOUR = 3600.0
 
 def grade(root: Path, workers: int) -> tuple[float, dict]:
     start = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "mhsa_ref.grading.run", "--course", str(root), "--quiet",
+    result = subprocess.run([sys.executable, "-m", "grader.run", "--course", str(root), "--quiet",
                              "--workers", str(workers)], cwd=ROOT, env=env(), check=True, capture_output=True, text=True)
     wall = time.monotonic() - start
     found = PHASE_LINE.search(result.stdout.splitlines()[-1])
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     small, large = args.learners, 2 * args.learners
     print(f"{datetime.date.today()} · {machine()}")
     print(f"Classes of {small} and {large} learners × {len(assignments)} assignments, each graded by `python -m "
-          f"mhsa_ref.grading.run --workers W` in a new process (a LocalCluster). A notebook's cost is the slope "
+          f"grader.run --workers W` in a new process (a LocalCluster). A notebook's cost is the slope "
           f"between the two classes (what one more notebook adds); the fixed cost is what is left of the smaller run "
           f"(Python, torch, Dask, starting the sandboxed workers).")
     print()

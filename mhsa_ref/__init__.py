@@ -4,13 +4,15 @@ Each module is one chapter: `one_hot` (01), `word2vec` (02), `elmo` (03), `atten
 `self_attention` (05), `split_heads` (06), `concat_and_output` (07), `cost_and_gpu` (08), `trained_heads` (09).
 `corpus` is the shipped text; `figures` and `widgets` draw the chapters' figures and live
 explorers; `backend` chooses the device and the attention path; `checks` holds the named checks
-that grade learners' notebooks.
+that learners' notebooks call. `withheld` and `codec` serve the learner environment (the course's
+answers left out, stored answers read back). The grader that grades a class is a package of its
+own, `grader`, which imports this one; nothing here imports it.
 
 Letters: B batch, T query length, S key length, h heads, d_k head width, d_model = h · d_k.
 Mask convention: boolean, True means "may attend".
 
 Importing the package imports nothing else: each name below is imported from its module on first
-use (PEP 562), so a process that only needs the grader's sandbox (`mhsa_ref.grading.sandbox`) does
+use (PEP 562), so a process that only needs the grader's sandbox (`grader.sandbox`) does
 not pay for torch. `from mhsa_ref import softmax` and `mhsa_ref.softmax` work as usual.
 """
 

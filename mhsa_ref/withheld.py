@@ -1,4 +1,4 @@
-"""What the learner environment has in place of the reference implementations (see `mhsa_ref.kit`).
+"""What the learner environment has in place of the reference implementations (see `grader.kit`).
 
 In the learner environment every function a learner writes, and every other form of it (the fused
 and loop layers, the private helpers), is *withheld*: its body is replaced by a call to `answer`,
@@ -11,7 +11,7 @@ graded. The trained word2vec space and biLM are stored the same way (`pretrained
 
 Arguments are matched by value: exactly for everything but floating-point tensors, which must
 equal the stored ones within 1e-6 (relative), so a machine whose arithmetic rounds differently in
-the last bit still finds its answers. Results are stored in `mhsa_ref.grading.trace`'s JSON
+the last bit still finds its answers. Results are stored in `mhsa_ref.codec`'s JSON
 encoding: nothing is ever unpickled.
 """
 
@@ -102,7 +102,7 @@ class Answers:
     def add(self, qualname: str, arguments: dict[str, Any], result: Any = None,
             error: BaseException | None = None) -> None:
         """Store what the reference returned for `arguments`, or the error it raised (a bad input's message)."""
-        from mhsa_ref.grading.trace import EXCEPTIONS, encode
+        from mhsa_ref.codec import EXCEPTIONS, encode
 
         digest, floats = key(qualname, arguments)
         entries = self.data["calls"].setdefault(qualname, {}).setdefault(digest, [])
@@ -118,7 +118,7 @@ class Answers:
         entries.append(entry)
 
     def find(self, qualname: str, arguments: dict[str, Any]) -> Any:
-        from mhsa_ref.grading.trace import decode
+        from mhsa_ref.codec import decode
 
         try:
             digest, floats = key(qualname, arguments)
@@ -127,7 +127,7 @@ class Answers:
         for entry in self.data["calls"].get(qualname, {}).get(digest, []):
             if _same_floats(self._floats(entry), floats):
                 if "raises" in entry:
-                    from mhsa_ref.grading.trace import EXCEPTIONS
+                    from mhsa_ref.codec import EXCEPTIONS
 
                     name, message = entry["raises"]
                     raise EXCEPTIONS[name](message)
@@ -136,7 +136,7 @@ class Answers:
 
     @staticmethod
     def _floats(entry: dict) -> list[Tensor]:
-        from mhsa_ref.grading.trace import decode
+        from mhsa_ref.codec import decode
 
         return [decode(t) for t in entry["floats"]]
 

@@ -163,7 +163,7 @@ def nearest_neighbours(vectors: Tensor, vocab: dict[str, int], word: str, k: int
     """The k nearest words to `word` by cosine similarity, best first, as (word, cosine)."""
     if word not in vocab:
         raise KeyError(f"{word!r} is not in the vocabulary; try one of {list(vocab)[:8]} ...")
-    # PyTorch's cosine, not chapter 01's: the learner environment leaves the course's answers out (mhsa_ref.kit)
+    # PyTorch's cosine, not chapter 01's: the learner environment leaves the course's answers out (grader.kit)
     cos = F.cosine_similarity(vectors[vocab[word]].unsqueeze(0), vectors, dim=-1)  # (V,)
     cos[vocab[word]] = -2.0  # never its own neighbour
     best = cos.topk(min(k, len(vocab) - 1))

@@ -9,6 +9,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -21,6 +22,10 @@ from mhsa_ref.checks._core import random_mask, tolerance
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = ROOT / ".venv" / "bin"
+# The tests mirror the code: tests/mhsa_ref/, tests/grader/, and tests/course/ for the book, the Makefile, the lab
+# and the hub. The course's own folder comes first on sys.path, so `import grader` and `import mhsa_ref` always find
+# the packages, never the test folders of the same names (pytest puts those on sys.path too).
+sys.path.insert(0, str(ROOT))
 
 
 
@@ -112,7 +117,7 @@ def made():
 
 @functools.cache
 def learner_kit() -> Path:
-    """`python -m mhsa_ref.kit`, built once for the whole test run (all xdist workers) in _build/test-learner-kit.
+    """`python -m grader.kit`, built once for the whole test run (all xdist workers) in _build/test-learner-kit.
 
     The folder is rebuilt when anything it is built from changed (mhsa_ref, exercises/, solutions/);
     tests only read it. It is reachable by other Unix users (the hub's accounts bind it). Checked once per
@@ -134,7 +139,7 @@ def learner_kit() -> Path:
         stamp = out.parent / "test-learner-kit.key"
         if not (out.is_dir() and stamp.exists() and stamp.read_text() == key):
             shutil.rmtree(out, ignore_errors=True)
-            result = subprocess.run([str(VENV_BIN / "python"), "-m", "mhsa_ref.kit", str(out)], cwd=ROOT,
+            result = subprocess.run([str(VENV_BIN / "python"), "-m", "grader.kit", str(out)], cwd=ROOT,
                                     env=tool_env(), capture_output=True, text=True, timeout=600)
             assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
             stamp.write_text(key)

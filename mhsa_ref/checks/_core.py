@@ -23,7 +23,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _CHECKS_DIR = os.path.dirname(os.path.abspath(__file__))
-_GRADING_DIR = os.path.join(_PACKAGE_DIR, "grading")  # the grader's own machinery, not a reference
+# the values' codec carries arguments and results across the grading sandbox's wall: no reference code
+_NOT_REFERENCE = {os.path.join(_PACKAGE_DIR, "__init__.py"), os.path.join(_PACKAGE_DIR, "codec.py")}
 
 # (atol, rtol) of the course: float64 within 1e-10, float32 within 1e-5; the half types use the
 # defaults of PyTorch's own attention tests (test/test_transformers.py).
@@ -35,7 +36,7 @@ TOLERANCE = {
 }
 
 
-# Set by mhsa_ref.kit while it stores the reference's answers for the learner environment: every
+# Set by grader.kit while it stores the reference's answers for the learner environment: every
 # suspect is then formed even when the result is right, so that the reference calls a likely-cause
 # message needs are stored too.
 FORM_EVERY_SUSPECT = False
@@ -46,7 +47,7 @@ class CheckFailure(AssertionError):
 
 
 class GraderError(Exception):
-    """Not the learner's mistake: the grader could not get a trustworthy answer (see mhsa_ref.grading)."""
+    """Not the learner's mistake: the grader could not get a trustworthy answer (see the `grader` package)."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ def _is_reference_file(filename: str) -> bool:
     # the package's __init__ holds no reference code, only the lazy lookup of `mhsa_ref.softmax` and the
     # like: a learner who calls mhsa_ref.softmax is named for softmax, the function it reaches next
     return (path.startswith(_PACKAGE_DIR + os.sep) and not path.startswith(_CHECKS_DIR + os.sep)
-            and not path.startswith(_GRADING_DIR + os.sep) and path != os.path.join(_PACKAGE_DIR, "__init__.py"))
+            and path not in _NOT_REFERENCE)
 
 
 def dtype_name(x: Tensor) -> str:
@@ -102,7 +103,7 @@ def describe(x: object) -> str:
 
 
 class _Direct:
-    """The default invoker: call the learner's function here (see mhsa_ref.grading.remote for the other)."""
+    """The default invoker: call the learner's function here (see grader.sandboxed.remote for the other)."""
 
     cuda = True  # the learner's functions run where the checks do: CUDA if this process has it
 
@@ -131,7 +132,7 @@ _INVOKERS = _Invokers()
 
 @contextlib.contextmanager
 def invoker(active, sink: list[str] | None = None) -> Iterator[None]:
-    """Route every learner call of the checks through `active` (`mhsa_ref.grading.remote.Remote`) while inside.
+    """Route every learner call of the checks through `active` (`grader.sandboxed.remote.Remote`) while inside.
 
     sink: a list that receives what the checks would print (this thread only; stdout is shared).
     """
@@ -153,7 +154,7 @@ def answer(obj: object) -> object:
     """The learner's value `obj` (an answer to a question: a number, a shape, a choice), through the active invoker.
 
     Directly it is `obj` itself; when a notebook is graded, `obj` is the judge's stand-in for the
-    learner's variable, and the value comes across the sandbox's wall (`mhsa_ref.grading.remote`).
+    learner's variable, and the value comes across the sandbox's wall (`grader.sandboxed.remote`).
     """
     return _INVOKERS.current().value(obj)
 
@@ -163,7 +164,7 @@ def call(fn: Callable, *args, name: str, rules: Rules = Rules(), context: str = 
 
     A bare `NotImplementedError()` passes through untouched: it is what an unfinished exercise raises.
     When a notebook is graded, the active invoker carries the call (and `rules`) across the sandbox's
-    wall, where the learner's code runs watched the same way (`mhsa_ref.grading.remote`).
+    wall, where the learner's code runs watched the same way (`grader.sandboxed.remote`).
     """
     where = f" {context}" if context else ""
     current = _INVOKERS.current()
@@ -231,7 +232,7 @@ def watched(fn: Callable, args: tuple, kwargs: dict, *, name: str, rules: Rules,
 
     Exceptions of `fn` propagate, unless `rule_first` and a rule was broken on the way: then the rule
     is what is reported (the grading sandbox makes forbidden operators raise, see
-    `mhsa_ref.grading.bans`, so a function that used one also raised).
+    `grader.sandboxed.bans`, so a function that used one also raised).
     """
     recorder = _OpRecorder()
     # Python functions are recognised by their code object, builtins (C functions such as
@@ -471,7 +472,7 @@ def low_precision_tolerance(reference_low: Tensor, exact: Tensor) -> tuple[float
 
 
 def form_every_suspect(suspects: Mapping[str, object]) -> None:
-    """While `FORM_EVERY_SUSPECT` is set (mhsa_ref.kit), compute every suspect once, whatever comes."""
+    """While `FORM_EVERY_SUSPECT` is set (grader.kit), compute every suspect once, whatever comes."""
     if not FORM_EVERY_SUSPECT:
         return
     for make in suspects.values():
