@@ -74,7 +74,7 @@ $(INSTALLED): pyproject.toml constraints.txt | $(if $(GRADING_GOALS),system-pack
 # sandbox of the demo class); `make test` also needs chromium (the browser tests, driven by Playwright
 # at /usr/bin/chromium; no browser is ever downloaded) and postgresql (the shared-gradebook test).
 # Missing ones are installed with apt-get as root, before any other work; otherwise make stops first
-# and prints the one line to run. SYSTEM_ROOT, APT_GET and AS_ROOT exist for tests/course/test_make.py.
+# and prints the one line to run. SYSTEM_ROOT, APT_GET and AS_ROOT exist for tests/test_course/test_make.py.
 RUN_PACKAGES := bubblewrap:/usr/bin/bwrap
 # `make hub` needs Node.js and npm (JupyterHub's configurable-http-proxy) besides bubblewrap.
 HUB_PACKAGES := nodejs:/usr/bin/node npm:/usr/bin/npm

@@ -24,7 +24,7 @@ The repo's `nbgrader_config.py` changes three things in `nbgrader autograde`, an
 * `HideTests` (for `generate_feedback`): each test cell's visible part and the verdict, never the
   hidden tests.
 
-So plain nbgrader and `make grade` give every notebook the same points (tests/grader/test_grade.py).
+So plain nbgrader and `make grade` give every notebook the same points (tests/test_grader/test_grade.py).
 """
 
 from __future__ import annotations

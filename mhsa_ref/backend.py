@@ -58,7 +58,7 @@ def cuda_kernel(q: Tensor, mask: Tensor | None) -> tuple[SDPBackend, str]:
     without an arbitrary mask and head widths up to 256; the memory-efficient kernel takes float32
     and boolean masks; float64 runs only on the math kernel. Head widths that are not a multiple of
     8 are padded by PyTorch before a fused kernel runs; the course keeps those on the math kernel,
-    whose agreement with the explicit path the tests check directly (tests/mhsa_ref/test_gpu.py, d_k = 2).
+    whose agreement with the explicit path the tests check directly (tests/test_mhsa_ref/test_gpu.py, d_k = 2).
     """
     d_k = q.size(-1)
     if q.dtype == torch.float64:

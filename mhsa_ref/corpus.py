@@ -3,7 +3,7 @@
 The text is shipped in `mhsa_ref/data/corpus.txt` (one sentence per line, tokens separated by
 spaces) and its README describes the grammar. It is written by `generate()` below, with a fixed
 seed, so it is ours to ship and the same on every machine; `python -m mhsa_ref.corpus` rewrites it
-and tests/mhsa_ref/test_corpus.py checks that the shipped file is what the grammar gives.
+and tests/test_mhsa_ref/test_corpus.py checks that the shipped file is what the grammar gives.
 
 The grammar is built so that the chapters' claims visibly hold:
   - words of one kind (animals, foods, drinks, cities, colours, ...) fill the same slots, so

@@ -9,7 +9,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -22,10 +21,9 @@ from mhsa_ref.checks._core import random_mask, tolerance
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = ROOT / ".venv" / "bin"
-# The tests mirror the code: tests/mhsa_ref/, tests/grader/, and tests/course/ for the book, the Makefile, the lab
-# and the hub. The course's own folder comes first on sys.path, so `import grader` and `import mhsa_ref` always find
-# the packages, never the test folders of the same names (pytest puts those on sys.path too).
-sys.path.insert(0, str(ROOT))
+# The tests mirror the code: tests/test_mhsa_ref/, tests/test_grader/, and tests/test_course/ for the book, the
+# Makefile, the lab and the hub. Not tests/mhsa_ref/: with tests/ on sys.path (pytest puts it there, and so do the
+# tests' subprocesses) a folder named like a package would shadow it as a namespace package.
 
 
 

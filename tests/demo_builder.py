@@ -2,7 +2,7 @@
 
 Each demo learner is the released notebook with its solution cells filled in, as a learner would
 fill them: `ada` correctly (in her own way), `ben` with typical mistakes that cost him some, not
-all, of the points of every assignment. `make` autogrades them; tests/grader/test_pipeline.py rebuilds
+all, of the points of every assignment. `make` autogrades them; tests/test_grader/test_pipeline.py rebuilds
 them and fails if the committed copies drifted from the release. Run `python tests/demo_builder.py`
 after changing an exercise.
 """

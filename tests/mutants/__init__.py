@@ -16,3 +16,15 @@ class Mutant:
     function: str  # the learner function it replaces, or the `answer_…` variable of a question
     fn: Callable  # the wrong function; for a question, the wrong value (an int, a tuple, a letter, ...)
     message: str  # a phrase the failing check's message must contain
+
+
+EXERCISES = ("one_hot", "word2vec", "elmo", "attention", "self_attention", "split_heads", "concat_and_output",
+             "cost_and_gpu", "trained_heads")  # the mutant modules, in the course's order
+
+
+def by_assignment() -> dict:
+    """Every exercise's mutant module, by its assignment's name ("04_attention" -> mutants.attention)."""
+    import importlib
+
+    modules = [importlib.import_module(f"{__name__}.{name}") for name in EXERCISES]
+    return {m.ASSIGNMENT: m for m in modules}

@@ -11,12 +11,10 @@ import re
 
 import pytest
 
-from mutants import (attention, concat_and_output, cost_and_gpu, elmo, one_hot, self_attention, split_heads,
-                     trained_heads, word2vec)
+from mutants import by_assignment
 from notebook_cells import grade, graded_cells, setup_source
 
-EXERCISES = {m.ASSIGNMENT: m for m in (one_hot, word2vec, elmo, attention, self_attention, split_heads,
-                                         concat_and_output, cost_and_gpu, trained_heads)}
+EXERCISES = by_assignment()
 POINTS = {"01_one_hot": 16, "02_word2vec": 15, "03_elmo": 13, "04_attention": 18, "05_self_attention": 17,
           "06_split_heads": 15, "07_concat_and_output": 19, "08_cost_and_gpu": 14,
           "09_trained_heads": 18}

@@ -23,7 +23,7 @@ import demo_builder
 from conftest import ROOT, free_port, tool_env
 
 pytestmark = pytest.mark.slow
-ASSIGNMENT = "04_attention"  # quick to grade; ada 13/13, ben 5/13 (tests/grader/test_pipeline.py)
+ASSIGNMENT = "04_attention"  # quick to grade; ada 13/13, ben 5/13 (tests/test_grader/test_pipeline.py)
 
 
 def _as_server_user(args: list[str]) -> list[str]:

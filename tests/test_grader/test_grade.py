@@ -489,7 +489,8 @@ def plain_graded(graded, tmp_path_factory):
     """The same 30 submissions, graded by one plain `nbgrader autograde` with the repo's config (same limits)."""
     course, _, _, _ = graded
     plain = tmp_path_factory.mktemp("plain") / "class"
-    shutil.copytree(course, plain, ignore=shutil.ignore_patterns("autograded", "feedback", "grades.csv", "gradebook.db"))
+    shutil.copytree(course, plain, ignore=shutil.ignore_patterns("autograded", "feedback", "grades.csv", "gradebook.db",
+                                                                record.NAME))
     with open(plain / "nbgrader_config.py", "a") as config:
         config.write(f"\nc.JudgedExecute.limits = {LIMITS.as_dict()!r}\nc.JudgedExecute.workers = 2\n")
     env = {**tool_env(), "MHSA_DB_URL": ""}

@@ -25,12 +25,10 @@ from mhsa_ref import attention as ref
 from grader import judge as J
 from grader.sandboxed import remote
 from mhsa_ref import codec
-from mutants import (attention, concat_and_output, cost_and_gpu, elmo, one_hot, self_attention, split_heads,
-                     trained_heads, word2vec)
+from mutants import attention, by_assignment, split_heads
 from notebook_cells import grade, notebook, setup_source
 
-EXERCISES = {m.ASSIGNMENT: m for m in (one_hot, word2vec, elmo, attention, self_attention, split_heads,
-                                       concat_and_output, cost_and_gpu, trained_heads)}
+EXERCISES = by_assignment()
 
 
 def namespace(assignment: str, functions: dict) -> dict:

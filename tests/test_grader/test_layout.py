@@ -144,3 +144,12 @@ def test_no_grader_module_reaches_a_learner(fresh_venv):
     assert "site-packages" in out["mhsa_ref"]  # the kit is what it imported
     assert len(out["files"]) > 20 and not [f for f in out["files"] if f.split("/")[0] in ("grader", "grading")]
     assert names and all(out["imported"][n] == "grader" for n in names), out["imported"]  # no `grader` at all
+
+
+def test_the_tests_mirror_the_packages_without_shadowing_them():
+    """tests/test_mhsa_ref and tests/test_grader: a folder of tests/ named like a package would shadow it."""
+    folders = {p.name for p in (ROOT / "tests").iterdir() if p.is_dir() and not p.name.startswith((".", "_"))}
+    assert {"test_mhsa_ref", "test_grader", "test_course"} <= folders and not folders & {"mhsa_ref", "grader"}
+    for package in ("mhsa_ref", "grader"):  # a test file per module of each package, or a name that says why not
+        tested = {p.stem.removeprefix("test_") for p in (ROOT / "tests" / f"test_{package}").glob("test_*.py")}
+        assert len(tested) >= 8, (package, tested)

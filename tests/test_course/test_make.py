@@ -26,7 +26,7 @@ def test_ci_runs_exactly_make_test():
 
 
 # The grade table `make` prints for the demo class (tests/demo_submissions): ada full marks, ben's mistakes
-# cost him some points of every assignment (tests/grader/test_pipeline.py names the cells they fail).
+# cost him some points of every assignment (tests/test_grader/test_pipeline.py names the cells they fail).
 DEMO_GRADES = {
     "ada": {"01_one_hot": "16 / 16", "02_word2vec": "15 / 15", "03_elmo": "13 / 13", "04_attention": "18 / 18",
             "05_self_attention": "17 / 17", "06_split_heads": "15 / 15", "07_concat_and_output": "19 / 19",

@@ -169,7 +169,8 @@ def test_the_reference_is_withheld_with_a_clear_error(installed):
 VISIBLE_RUN = """
     import contextlib, io, json, sys
     from notebook_cells import graded_cells, setup_source
-    from test_checks import EXERCISES
+    from mutants import by_assignment
+    EXERCISES = by_assignment()
 
     def outcomes(assignment, functions):
         namespace = {}

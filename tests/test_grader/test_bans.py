@@ -13,7 +13,7 @@ import pytest
 
 from conftest import ROOT
 
-# A softmax that turns the grader's hooks off and hides its call to torch.softmax (tests/grader/test_grade.py's attack).
+# A softmax that turns the grader's hooks off and hides its call to torch.softmax (tests/test_grader/test_grade.py's attack).
 HOOKS_OFF = """
 def softmax(x, dim=-1):
     import sys
