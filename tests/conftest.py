@@ -176,3 +176,14 @@ def running_lab(folder: Path, token: str) -> Iterator[str]:
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
+
+
+@contextlib.contextmanager
+def learner_lab(folder: Path, token: str, untouched: str, filled: str) -> Iterator[str]:
+    """`make lab` on `folder`, which holds exercise `untouched` as released and ada's `filled` exercise."""
+    import demo_builder
+
+    shutil.copy(ROOT / "exercises" / untouched / f"{untouched}.ipynb", folder / "untouched.ipynb")
+    shutil.copy(demo_builder.path_of("ada", filled), folder / "filled.ipynb")
+    with running_lab(folder, token) as base:
+        yield base

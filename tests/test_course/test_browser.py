@@ -23,8 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-import demo_builder
-from conftest import ROOT, SCREENSHOTS, running_lab
+from conftest import ROOT, SCREENSHOTS, learner_lab
 
 pytestmark = pytest.mark.slow
 
@@ -267,10 +266,7 @@ TOKEN = "browser-test-token"
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("learner")
-    shutil.copy(ROOT / "exercises" / "06_split_heads" / "06_split_heads.ipynb", folder / "untouched.ipynb")
-    shutil.copy(demo_builder.path_of("ada", "05_self_attention"), folder / "filled.ipynb")
-    with running_lab(folder, TOKEN) as base:
+    with learner_lab(tmp_path_factory.mktemp("learner"), TOKEN, "06_split_heads", "05_self_attention") as base:
         yield base
 
 

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import urllib.parse
 import urllib.request
 
 import pytest
 
-import demo_builder
-from conftest import ROOT, running_lab
+from conftest import learner_lab
 
 pytestmark = pytest.mark.slow
 TOKEN = "course-test-token"
@@ -30,10 +28,7 @@ def request(url: str, data: dict | None = None) -> bytes:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("lab")
-    shutil.copy(ROOT / "exercises" / "04_attention" / "04_attention.ipynb", folder / "untouched.ipynb")
-    shutil.copy(demo_builder.path_of("ada", "04_attention"), folder / "filled.ipynb")
-    with running_lab(folder, TOKEN) as base:
+    with learner_lab(tmp_path_factory.mktemp("lab"), TOKEN, "04_attention", "04_attention") as base:
         yield base
 
 
