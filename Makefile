@@ -180,9 +180,11 @@ where: $(STAMPS)/grade-demo
 # --- tests, benchmarks, learners ----------------------------------------------------------------
 # On every core (pytest-xdist), a test file to a worker: module fixtures (a graded class, a built kit)
 # are made once. The longest files go first (tests/conftest.py: LONGEST_FIRST), and the tests that need
-# the built site share one `make` (conftest.py: made).
+# the built site share one `make` (conftest.py: made). One PyTorch thread per process: the workers and
+# the kernels, graders and servers they start already fill the cores, and two threads each made every
+# process wait on the others (a notebook run took 648 s for 45 s of work, RESULTS.md, issue 28).
 test: test-packages $(INSTALLED) hub/node_modules/.bin/configurable-http-proxy
-	$(BIN)/python -m pytest -n auto --dist loadfile --no-loadscope-reorder
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n auto --dist loadfile --no-loadscope-reorder
 
 # The built site on loopback, as any static host would serve it (PORT=8000 by default).
 PORT ?= 8000

@@ -52,6 +52,8 @@ def test_pick_device(monkeypatch):
 
 
 def test_small_model_threads_uses_one_thread_and_restores_the_count():
+    outside = torch.get_num_threads()
+    torch.set_num_threads(2)  # a count other than 1 to restore (make test runs each process on one thread)
     before = torch.get_num_threads()
     with small_model_threads():
         assert torch.get_num_threads() == 1
@@ -60,3 +62,4 @@ def test_small_model_threads_uses_one_thread_and_restores_the_count():
         with small_model_threads():
             raise RuntimeError("a failing training run")
     assert torch.get_num_threads() == before
+    torch.set_num_threads(outside)
