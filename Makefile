@@ -183,10 +183,8 @@ where: $(STAMPS)/grade-demo
 # the built site share one `make` (conftest.py: made). One PyTorch thread per process: the workers and
 # the kernels, graders and servers they start already fill the cores, and two threads each made every
 # process wait on the others (a notebook run took 648 s for 45 s of work, RESULTS.md, issue 28).
-# One pytest worker more than cores: part of many tests waits on a server, a browser or a build.
-TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 test: test-packages $(INSTALLED) hub/node_modules/.bin/configurable-http-proxy
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n auto --dist loadfile --no-loadscope-reorder
 
 # The built site on loopback, as any static host would serve it (PORT=8000 by default).
 PORT ?= 8000
