@@ -42,6 +42,14 @@ def read_int(obj: object, *, what: str, minimum: int = 0) -> int:
     return got
 
 
+def read_head(obj: object, heads: int, *, what: str) -> int:
+    """The learner's answer as a head index, 0 … heads - 1, or a CheckFailure that says so."""
+    got = read_int(obj, what=what)
+    if got >= heads:
+        raise CheckFailure(f"`{what}` should be a head index, 0 … {heads - 1}; got {got}.")
+    return got
+
+
 def read_float(obj: object, *, what: str) -> float:
     """The learner's answer as a finite float (an int is accepted), or a CheckFailure about its form."""
     got = answer(obj)

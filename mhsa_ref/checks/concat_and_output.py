@@ -22,7 +22,7 @@ from mhsa_ref import _validate
 from mhsa_ref.checks._core import (dtype_name, CheckFailure, call, expect_close, expect_results, expect_tensor, on_cuda, passed,
                                    randn, random_mask, with_head_axis_hint)
 from mhsa_ref.checks.attention import ATTENTION_RULES
-from mhsa_ref.checks._questions import expect_answer, form_passed, read_int, read_ints
+from mhsa_ref.checks._questions import expect_answer, form_passed, read_head, read_int, read_ints
 from mhsa_ref.split_heads import split_heads
 
 ref = importlib.import_module("mhsa_ref.concat_and_output")
@@ -526,9 +526,7 @@ def merge_index_question(answer_merge_index: object) -> None:
 
 def largest_contribution_form(answer_largest_contribution: object) -> None:
     """Visible: the answer is one head index, 0 … 7."""
-    got = read_int(answer_largest_contribution, what="answer_largest_contribution")
-    if got > 7:
-        raise CheckFailure(f"`answer_largest_contribution` should be a head index, 0 … 7; got {got}.")
+    read_head(answer_largest_contribution, 8, what="answer_largest_contribution")
     form_passed("largest_contribution_form", "one head index")
 
 

@@ -20,7 +20,7 @@ from mhsa_ref import _validate
 from mhsa_ref.checks._core import (dtype_name, CheckFailure, GraderError, call, expect_close, expect_tensor, invoke, on_cuda,
                                    passed, randn, random_mask, with_head_axis_hint)
 from mhsa_ref.checks.attention import ATTENTION_RULES
-from mhsa_ref.checks._questions import expect_answer, form_passed, read_choice, read_int, read_ints
+from mhsa_ref.checks._questions import expect_answer, form_passed, read_choice, read_head, read_int, read_ints
 
 # `mhsa_ref.split_heads` is the function (the package exports it); the module is fetched by its full name.
 ref = importlib.import_module("mhsa_ref.split_heads")
@@ -365,9 +365,7 @@ def strides_question(answer_strides: object) -> None:
 
 def longest_head_form(answer_longest_head: object) -> None:
     """Visible: the answer is one head index, 0 … 7."""
-    got = read_int(answer_longest_head, what="answer_longest_head")
-    if got > 7:
-        raise CheckFailure(f"`answer_longest_head` should be a head index, 0 … 7; got {got}.")
+    read_head(answer_longest_head, 8, what="answer_longest_head")
     form_passed("longest_head_form", "one head index")
 
 

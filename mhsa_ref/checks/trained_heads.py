@@ -20,7 +20,7 @@ from torch import Tensor
 
 from mhsa_ref.checks._core import (CheckFailure, call, dtype_name, expect_close, expect_tensor, form_every_suspect,
                                    on_cuda, passed, randn)
-from mhsa_ref.checks._questions import expect_answer, form_passed, near, read_choice, read_float, read_int
+from mhsa_ref.checks._questions import expect_answer, form_passed, near, read_choice, read_float, read_head, read_int
 
 ref = importlib.import_module("mhsa_ref.trained_heads")
 
@@ -422,9 +422,7 @@ def _experiment() -> tuple[list[dict], list[dict], dict]:
 
 def form_head_form(answer_form_head: object) -> None:
     """Visible: the answer is one head index."""
-    got = read_int(answer_form_head, what="answer_form_head")
-    if got >= EXPERIMENT[0]:
-        raise CheckFailure(f"`answer_form_head` should be a head index, 0 … {EXPERIMENT[0] - 1}; got {got}.")
+    read_head(answer_form_head, EXPERIMENT[0], what="answer_form_head")
     form_passed("form_head_form", "one head index")
 
 
