@@ -209,3 +209,12 @@ def test_markdown_printed_by_a_cell_renders_as_a_table(made):
     text = (HTML / "chapters" / "02_word2vec.html").read_text()
     assert re.search(r"<th[^>]*><p>nearest words \(cosine\)</p></th>", text)
     assert not re.search(r"<p>\|\s*word", text)  # CommonMark would print the pipes as a paragraph
+
+
+def test_no_page_source_holds_a_control_character():
+    """A tab or another control character in a chapter is a slip: closing.md's math once held a tab where
+    `\\text` was meant (a "\\t" written through a Python string), and MathJax drew "ext" without a word of warning."""
+    for source in sorted((ROOT / "chapters").glob("*.md")):
+        bad = [n for n, line in enumerate(source.read_text(encoding="utf-8").splitlines(), 1)
+               if re.search(r"[\x00-\x09\x0b-\x1f\x7f]", line)]
+        assert bad == [], f"{source.relative_to(ROOT)} has control characters on lines {bad}"
