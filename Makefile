@@ -1,11 +1,15 @@
 # The course's commands. On a fresh machine with Python 3.11: `make`, then `make test`.
 #
-#   make          install (once; Debian's bubblewrap too), build the site, regenerate exercises/,
-#                 grade the demo class
+#   make          install (once; Debian's bubblewrap too), build the site in English and in Chinese,
+#                 regenerate exercises/ and exercises-zh/, grade the demo class
 #   make test     the whole test suite, on the CPU
 #   make grade    grade submitted/ sandboxed and in parallel, on Dask (ASSIGNMENT=name for one;
 #                 DASK_SCHEDULER=tcp://host:8786 for a cluster's workers)
 #   make book     only the site: the class edition, into _build/html (no learner function printed)
+#   make book LANG=zh   the class edition in Simplified Chinese, into _build/zh/_build/html (and, for the
+#                 published site, into _build/html/zh/): the same pages read through the gettext catalogs of
+#                 locales/zh_CN/; it reuses the English build's execution cache and executes nothing
+#   make locales  extract the book's messages and update the catalogs of locales/ (sphinx-intl)
 #   make book EDITION=reader   the reader edition, into _build/reader/_build/html: the same book with the
 #                 reference code of every learner function at the end of its chapter (for self-learners,
 #                 or to publish after a deadline); it reuses the class build's execution cache
@@ -45,9 +49,9 @@ RESULTS := $(wildcard benchmarks/results/*.json)
 CHAPTERS := $(wildcard chapters/*.md chapters/*.ipynb chapters/*.png chapters/*.svg)
 DEMO := $(shell find tests/demo_submissions -name '*.ipynb' 2>/dev/null)
 
-.PHONY: all install system-packages test-packages hub-packages hub exercises book grade-demo grade where test serve lab learner-kit bench clean
+.PHONY: locales all install system-packages test-packages hub-packages hub exercises book grade-demo grade where test serve lab learner-kit bench clean
 
-all: book grade-demo where
+all: book $(STAMPS)/book-zh grade-demo where
 
 # --- environment -----------------------------------------------------------------------------
 install: $(INSTALLED)
@@ -108,9 +112,12 @@ hub-packages:
 	@$(call apt_install,$(RUN_PACKAGES) $(HUB_PACKAGES))
 
 # --- exercises: nbgrader's release, generated from solutions/ ---------------------------------
+# exercises-zh/ is the same release with its instructions in Chinese (locales/zh_CN/: see the book's languages).
+CATALOGS := $(shell find locales -name '*.po' 2>/dev/null)
+EXERCISE_CATALOGS := $(filter locales/zh_CN/LC_MESSAGES/exercises/%,$(CATALOGS))
 exercises: $(STAMPS)/exercises
 
-$(STAMPS)/exercises: $(INSTALLED) $(SOLUTIONS) nbgrader_config.py
+$(STAMPS)/exercises: $(INSTALLED) $(SOLUTIONS) nbgrader_config.py $(EXERCISE_CATALOGS) _ext/mhsa_languages.py
 	@mkdir -p $(STAMPS)
 	rm -rf _build/release
 	$(BIN)/nbgrader generate_assignment "[0-9][0-9]_*" --force --log-level=ERROR \
@@ -121,6 +128,8 @@ $(STAMPS)/exercises: $(INSTALLED) $(SOLUTIONS) nbgrader_config.py
 	  dest="exercises/$${f#_build/release/}"; mkdir -p "$$(dirname "$$dest")"; \
 	  cmp -s "$$f" "$$dest" || { cp "$$f" "$$dest.tmp" && mv "$$dest.tmp" "$$dest"; }; \
 	done
+	@# the same notebooks with their markdown in Chinese, from the catalogs (each replaced whole, as above)
+	$(BIN)/python _ext/mhsa_languages.py exercises zh exercises-zh > /dev/null
 	touch $@
 
 # --- the static site --------------------------------------------------------------------------
@@ -131,8 +140,23 @@ EDITION ?= class
 ifeq ($(filter $(EDITION),class reader),)
 $(error EDITION=$(EDITION): the book has the editions class (the default) and reader)
 endif
-BOOK_STAMP := $(STAMPS)/book$(if $(filter reader,$(EDITION)),-reader)
-SITE := $(if $(filter reader,$(EDITION)),_build/reader/_build/html,_build/html)
+# Two languages from one source (_ext/mhsa_languages.py): LANG=en (the default) and LANG=zh, given on make's
+# command line. The LANG of the environment is the locale (C.UTF-8, zh_CN.UTF-8) and picks nothing here; a
+# LANG=zh given to make is not passed on to the programs make runs, which keep the C locale.
+ifeq ($(origin LANG),command line)
+BOOK_LANG := $(LANG)
+unexport LANG
+else
+BOOK_LANG := en
+endif
+ifeq ($(filter $(BOOK_LANG),en zh),)
+$(error LANG=$(BOOK_LANG): the book has the languages en (the default) and zh)
+endif
+ifeq ($(BOOK_LANG)$(EDITION),zhreader)
+$(error LANG=zh EDITION=reader: the Chinese edition is the class edition; build it with make book LANG=zh)
+endif
+BOOK_STAMP := $(STAMPS)/book$(if $(filter reader,$(EDITION)),-reader)$(if $(filter zh,$(BOOK_LANG)),-zh)
+SITE := $(if $(filter reader,$(EDITION)),_build/reader/_build/html,$(if $(filter zh,$(BOOK_LANG)),_build/zh/_build/html,_build/html))
 book: $(BOOK_STAMP)
 
 # The execution cache keys on a chapter's code cells only, and Sphinx re-reads a page only when its
@@ -150,6 +174,33 @@ BOOK_INPUTS := $(INSTALLED) $(STAMPS)/exercises $(STAMPS)/library _config.yml _t
 $(STAMPS)/book: $(BOOK_INPUTS)
 	MHSA_EDITION=class $(BIN)/jupyter-book build . -W -n --keep-going $(if $(filter $(STAMPS)/library,$?),--all)
 	touch $@
+
+# The Chinese edition: _config.yml with locales/zh_CN/_config.yml merged in (its title and language), after the
+# English build, whose execution cache it reads (it executes nothing), and copied into the English site's zh/ so
+# that the two link to each other wherever the site is published.
+ZH_CONFIG := _build/zh/_config.yml
+$(ZH_CONFIG): _config.yml locales/zh_CN/_config.yml _ext/mhsa_languages.py
+	@mkdir -p $(@D)
+	$(BIN)/python _ext/mhsa_languages.py config zh $@
+
+$(STAMPS)/book-zh: $(BOOK_INPUTS) $(ZH_CONFIG) $(CATALOGS) $(STAMPS)/book
+	@# --all also when an extension changed: the toc's captions are translated as a page is read (mhsa_languages)
+	@# its log is kept: tests/test_course/test_languages.py reads there that every chapter came from the cache
+	MHSA_EDITION=class $(BIN)/jupyter-book build . --config $(ZH_CONFIG) --path-output _build/zh -W -n --keep-going \
+	  $(if $(filter $(STAMPS)/library _ext/%.py _toc.yml,$?),--all) 2>&1 | tee _build/zh/build.log
+	rm -rf _build/html/zh.tmp && cp -R _build/zh/_build/html _build/html/zh.tmp
+	rm -rf _build/html/zh && mv _build/html/zh.tmp _build/html/zh
+	touch $@
+
+# The messages of every page (the gettext builder, on the English build's outputs), merged into the catalogs:
+# a new message is added untranslated, a changed one is marked fuzzy (its old translation kept as a hint), and
+# tests/test_course/test_languages.py fails until each is translated.
+locales: $(STAMPS)/book
+	rm -rf _build/gettext
+	MHSA_EDITION=class $(BIN)/jupyter-book build . --path-output _build/gettext --builder custom \
+	  --custom-builder gettext -W --keep-going
+	$(BIN)/sphinx-intl update --pot-dir _build/gettext/_build/gettext --locale-dir locales --language zh_CN \
+	  --line-width -1
 
 $(STAMPS)/book-reader: $(BOOK_INPUTS)
 	MHSA_EDITION=reader $(BIN)/jupyter-book build . --path-output _build/reader -W -n --keep-going \
