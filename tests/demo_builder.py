@@ -546,9 +546,12 @@ for _learner, _assignments in NEW_CELLS.items():
         ANSWERS[_learner][_assignment].update(_cells)
 
 
-def build(learner: str, assignment: str) -> nbformat.NotebookNode:
-    """The released notebook of `assignment` with `learner`'s answers in its solution cells."""
-    release = nbformat.read(ROOT / "exercises" / assignment / f"{assignment}.ipynb", as_version=4)
+def build(learner: str, assignment: str, release_dir: Path = ROOT / "exercises") -> nbformat.NotebookNode:
+    """The released notebook of `assignment` with `learner`'s answers in its solution cells.
+
+    `release_dir`: exercises/ (the English release) or exercises-zh/ (the same notebooks in Chinese).
+    """
+    release = nbformat.read(release_dir / assignment / f"{assignment}.ipynb", as_version=4)
     nb = copy.deepcopy(release)
     answers = ANSWERS[learner][assignment]
     filled = set()

@@ -320,3 +320,57 @@ def test_validate_fails_the_untouched_notebook_and_passes_a_filled_one(tab_facto
     assert "NotImplementedError" in untouched or "failed" in untouched.lower(), untouched
     filled = validate(open_notebook(tab_factory, lab, "filled.ipynb"))
     assert "Success! Your notebook passes all the tests." in filled, filled
+
+
+# --- the Chinese edition, published in the English site's zh/ folder ---------------------------------------
+
+ZH_PAGES = [f"zh/{page}" for page in ("chapters/intro.html", "chapters/02_word2vec.html", "chapters/06_split_heads.html",
+                                      "chapters/09_trained_heads.html", "chapters/glossary.html",
+                                      "exercises/04_attention/04_attention.html", "search.html")]
+HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+@pytest.mark.parametrize("path", ZH_PAGES)
+def test_zh_page_loads_offline_in_chinese(page_of, path):
+    """The page says it is Chinese, reads as Chinese, and is drawn whole: images with Chinese alt text, math, figures."""
+    tab = page_of(path)
+    page = tab.page
+    assert page.evaluate("document.documentElement.lang") == "zh-CN"
+    assert page.locator("main").count() == 1
+    text = page.locator("main").inner_text()
+    assert len(HAN.findall(text)) > (1 if path.endswith("search.html") else 200), text[:500]  # search: its box
+    assert HAN.search(page.locator("nav.bd-links").first.inner_text()), "the table of contents is not in Chinese"
+    broken = page.evaluate("[...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
+    assert broken == [], f"images not drawn: {broken}"
+    alts = page.evaluate("[...document.querySelectorAll('main img')].map(i => i.alt)")
+    assert all(HAN.search(alt) for alt in alts), f"alt text not in Chinese: {[a for a in alts if not HAN.search(a)][:2]}"
+    if page.locator(".math").count():
+        assert page.locator("mjx-merror").count() == 0 and page.locator("mjx-container").count()
+    titles = page.evaluate("[...document.querySelectorAll('.plotly-graph-div')].map(gd => gd.layout.title.text || '')")
+    assert all(HAN.search(t) for t in titles if t), f"interactive figures' titles not in Chinese: {titles}"
+    tab.clean()
+
+
+def test_zh_search_finds_a_chinese_term(tab_factory, site):
+    tab = tab_factory(site)
+    page = tab.page
+    page.goto(site + "zh/search.html?q=子空间", wait_until="load")
+    page.wait_for_selector("#search-results ul li a", timeout=30000)
+    hits = page.locator("#search-results ul li a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
+    assert any("06_split_heads" in h for h in hits), hits
+    tab.clean()
+
+
+def test_each_page_links_to_itself_in_the_other_language(tab_factory, site):
+    tab = tab_factory(site)
+    page = tab.page
+    page.goto(site + "chapters/04_attention.html", wait_until="load")
+    page.locator("p.mhsa-languages a[hreflang='zh-CN']").click()
+    page.wait_for_load_state("load")
+    assert page.url == site + "zh/chapters/04_attention.html"
+    assert page.evaluate("document.documentElement.lang") == "zh-CN"
+    page.locator("p.mhsa-languages a[hreflang='en']").click()
+    page.wait_for_load_state("load")
+    assert page.url == site + "chapters/04_attention.html"
+    assert page.evaluate("document.documentElement.lang") == "en"
+    tab.clean()
