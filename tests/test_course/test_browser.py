@@ -122,8 +122,8 @@ def opened(browser, site):
     tabs: dict[str, Tab] = {}
 
     def get(path: str) -> Tab:
-        if path not in tabs:
-            tabs[path] = load(Tab(browser, site), site, path)
+        if path not in tabs:  # a laptop's 1280-pixel window (test_code_cells_fit_the_page reads it)
+            tabs[path] = load(Tab(browser, site, width=1280), site, path)
         return tabs[path]
 
     yield get
@@ -178,10 +178,9 @@ def test_page_loads_offline_drawn_and_accessible(page_of, path):
 
 
 @pytest.mark.parametrize("path", CHAPTER_PAGES + ["chapters/closing.html"])
-def test_code_cells_fit_the_page(tab_factory, site, path):
+def test_code_cells_fit_the_page(page_of, path):
     """In a laptop's 1280-pixel window no code cell runs off the page: long lines are wrapped in the source."""
-    tab = tab_factory(site, width=1280)
-    tab.page.goto(site + path, wait_until="load")
+    tab = page_of(path)  # the page test_page_loads_offline_drawn_and_accessible loaded, in that window
     for toggle in tab.page.locator("details.hide summary").all():  # hidden inputs count once opened
         toggle.click()
     wide = tab.page.evaluate(
