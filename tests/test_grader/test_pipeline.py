@@ -1,14 +1,19 @@
 """The exercise pipeline end to end, through plain nbgrader commands and the repo's nbgrader_config.py.
 
 A throwaway course directory gets the repo's config and solutions/; nbgrader regenerates every
-learner copy (which must equal the committed exercises/), autogrades a class of four (the
-solutions, the untouched learner copies, the two demo learners) in every assignment, writes
-feedback and exports grades.
+learner copy (which must equal the committed exercises/), autogrades a class of two (the solutions
+and the untouched learner copies) in every assignment, writes feedback and exports grades.
+
+The two demo learners (ada, ben) are graded by `make` itself (the README's first command grades them
+through `make grade`'s path: conftest.py's `made`); their scores, failing cells and feedback are checked
+here on that grading. That plain `nbgrader autograde` and `make grade` give the same points, verdict for
+verdict, is test_grade.py's (its class of 30 submissions, ben among them, graded both ways).
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import re
 import shutil
 import subprocess
@@ -138,8 +143,6 @@ def course(tmp_path_factory) -> Path:
         learners = {
             "solution": ROOT / "solutions" / assignment / nb,
             "untouched": ROOT / "exercises" / assignment / nb,
-            "ada": demo_builder.path_of("ada", assignment),
-            "ben": demo_builder.path_of("ben", assignment),
         }
         for learner, source in learners.items():
             target = course / "submitted" / learner / assignment
@@ -239,22 +242,31 @@ def test_untouched_learner_copy_gets_zero_and_fails_only_with_not_implemented(co
     assert {e for g, e in errors.items() if g not in questions} == {"NotImplementedError"}
 
 
+def demo_verdicts(learner: str, assignment: str) -> dict[str, dict]:
+    """grade_id -> the verdict `make`'s grading of the demo class kept for that graded cell."""
+    kept = json.loads((ROOT / "autograded" / learner / assignment / "mhsa-verdicts.json").read_text())
+    assert kept["reason"] in ("", None), kept["reason"]
+    return {v["grade_id"]: v for v in kept["verdicts"]}
+
+
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_demo_class_grades(course, assignment):
-    assert scores(course, assignment)["ada"] == FULL[assignment]
-    assert set(cell_errors(course, "ada", assignment).values()) == {None}
+def test_demo_class_grades(made, assignment):
+    assert scores(ROOT, assignment)["ada"] == FULL[assignment]
+    ada = demo_verdicts("ada", assignment)
+    assert set(ada) == graded_ids(assignment) and all(v["earned"] == v["points"] for v in ada.values())
     score, failing = BEN[assignment]
     assert 0 < score < FULL[assignment]
-    assert scores(course, assignment)["ben"] == score
-    ben = cell_errors(course, "ben", assignment)
+    assert scores(ROOT, assignment)["ben"] == score
+    ben = demo_verdicts("ben", assignment)
     assert set(ben) == graded_ids(assignment)
-    assert {gid for gid, error in ben.items() if error is not None} == failing
-    assert {ben[gid] for gid in failing} == {"CheckFailure"}
+    assert {gid for gid, v in ben.items() if v["earned"] < v["points"]} == failing
+    # each lost by a failed check with its message, none by a crash, a timeout or an untrusted record (a flag)
+    assert all(ben[gid]["earned"] == 0 and ben[gid]["message"] and not ben[gid]["flag"] for gid in failing)
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_feedback_names_the_mistakes(course, assignment):
-    html = (course / "feedback" / "ben" / assignment / f"{assignment}.html").read_text()
+def test_feedback_names_the_mistakes(made, assignment):
+    html = (ROOT / "feedback" / "ben" / assignment / f"{assignment}.html").read_text()
     for phrase in BEN_MISTAKES[assignment]:
         assert phrase in html, f"ben's feedback for {assignment} does not say {phrase!r}"
     token = SOLUTION_TOKENS[assignment]
@@ -269,7 +281,7 @@ def test_export_writes_every_learner(course):
     assert {assignment for _, assignment in rows} == set(ASSIGNMENTS)
     expected = {(learner, assignment): score for assignment in ASSIGNMENTS
                 for learner, score in scores(course, assignment).items()}
-    assert set(expected) == {(l, a) for l in ("solution", "untouched", "ada", "ben") for a in ASSIGNMENTS}
+    assert set(expected) == {(l, a) for l in ("solution", "untouched") for a in ASSIGNMENTS}
     assert rows == expected
 
 
