@@ -126,6 +126,7 @@ def test_the_zh_site_is_built_in_chinese_from_the_same_outputs(made):
         depth = "../" * page.count("/")
         assert f'href="{depth}zh/{page}" hreflang="zh-CN"' in en and f'href="{depth}../{page}" hreflang="en"' in zh
         assert (ROOT / "_build" / "html" / "zh" / page).read_text(encoding="utf-8") == zh  # published beside it
+        assert "Show code cell" not in zh and "Hide code cell" not in zh  # the hidden cells' toggles too
     # the code and what it printed are the English build's, character for character
     page = "chapters/04_attention.html"
     zh, en = ((site / page).read_text(encoding="utf-8") for site in (ZH_SITE, ROOT / "_build" / "html"))
