@@ -1,6 +1,6 @@
 """`python -m grader.kit OUT`: the learner environment, the course without the reference's answers.
 
-OUT holds the learner notebooks (`exercises/`), a `mhsa_ref` package, a `pyproject.toml` that
+OUT holds the learner notebooks (`exercises/`, and `exercises-zh/` in Chinese), a `mhsa_ref` package, a `pyproject.toml` that
 installs it with JupyterLab and nbgrader, and a README that says how. In that package:
 
 * every function a learner writes, and every other form of it (the fused and loop layers, the
@@ -291,6 +291,9 @@ With Python 3.10 or newer:
 
     .venv/bin/jupyter lab exercises/
 
+(中文说明的同一套练习在 `exercises-zh/` 中：`.venv/bin/jupyter lab exercises-zh/`。代码、评分单元格和分数与英文版
+完全相同；检查信息暂时仍为英文。The same exercises with their instructions in Chinese are in `exercises-zh/`.)
+
 Open an exercise, write each function where it says `raise NotImplementedError()`, and run the
 check under it: a line starting with ✔ means it passed; otherwise the message says what was
 expected, what came, and the likely cause. *Validate* (in the notebook's toolbar) runs the whole
@@ -329,6 +332,8 @@ def build(root: Path, out: Path) -> Path:
     answers.save(str(package / "data" / "withheld.json"))
 
     shutil.copytree(released, out / "exercises", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    if (root / "exercises-zh").is_dir():  # the same release, its instructions in Chinese (README: two languages)
+        shutil.copytree(root / "exercises-zh", out / "exercises-zh", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     shutil.copy(root / "constraints.txt", out / "constraints.txt")
     (out / "pyproject.toml").write_text(_pyproject(root))
     (out / "README.md").write_text(README)

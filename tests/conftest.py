@@ -117,7 +117,8 @@ def made():
 def learner_kit() -> Path:
     """`python -m grader.kit`, built once for the whole test run (all xdist workers) in _build/test-learner-kit.
 
-    The folder is rebuilt when anything it is built from changed (mhsa_ref, exercises/, solutions/);
+    The folder is rebuilt when anything it is built from changed (mhsa_ref, exercises/, exercises-zh/, solutions/,
+    or the grader's kit.py that builds it);
     tests only read it. It is reachable by other Unix users (the hub's accounts bind it). Checked once per
     process (the sources are hashed once).
     """
@@ -127,7 +128,7 @@ def learner_kit() -> Path:
 
     out = ROOT / "_build" / "test-learner-kit"
     h = hashlib.sha256()
-    for folder in ("mhsa_ref", "exercises", "solutions"):
+    for folder in ("mhsa_ref", "exercises", "exercises-zh", "solutions", "grader"):
         for path in sorted((ROOT / folder).rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts:
                 h.update(str(path.relative_to(ROOT)).encode() + path.read_bytes())

@@ -415,3 +415,12 @@ def test_pretrained_word2vec_is_trained_once_and_handed_out_as_a_copy():
     assert word2vec._pretrained.cache_info().misses == 1
     near = second.neighbours("cat", 3)
     assert len(near) == 3 and all(-1 <= c <= 1 for _, c in near)
+
+
+def test_the_kit_holds_the_exercises_in_both_languages(built):
+    """exercises/ and exercises-zh/ (the same notebooks, instructions in Chinese), as the course releases them."""
+    for folder in ("exercises", "exercises-zh"):
+        released = sorted((ROOT / folder).glob("*/*.ipynb"))
+        assert len(released) == len(COURSE)
+        for notebook in released:
+            assert (built / folder / notebook.relative_to(ROOT / folder)).read_bytes() == notebook.read_bytes()
