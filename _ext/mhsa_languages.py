@@ -234,8 +234,8 @@ def _translate_toc_captions(app, doctree) -> None:
 
 def _language_links(app, pagename, templatename, context, doctree) -> None:
     """A link to the same page in the other language, at the top of every page, and hreflang links."""
-    if app.builder.format != "html" or not doctree:
-        return
+    if app.builder.format != "html" or not doctree or getattr(app.config, "mhsa_edition", "class") != "class":
+        return  # the reader edition is English only: it has no other language to link to
     here = language_of(app.config.language)
     up = "../" * pagename.count("/")
     home = up + ("../" * LANGUAGES[here]["folder"].count("/"))  # the English root, from this page

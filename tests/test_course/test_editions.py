@@ -245,3 +245,12 @@ def test_only_the_reader_edition_has_the_reference_code_sections(class_edition, 
     for chapter in chapters:
         assert "Reader edition." in "\n".join(reader_edition[f"chapters/{chapter}.html"]), chapter
         assert "Reader edition." not in "\n".join(class_edition[f"chapters/{chapter}.html"]), chapter
+
+
+@pytest.mark.slow
+def test_only_the_class_edition_links_to_its_chinese_twin(class_edition, reader_edition):
+    """The zh edition is the class edition in Chinese: the reader edition, English only, links to no zh page."""
+    page = "chapters/04_attention.html"
+    assert 'class="mhsa-languages"' in (CLASS_SITE / page).read_text(encoding="utf-8")
+    reader = (READER_SITE / page).read_text(encoding="utf-8")
+    assert 'class="mhsa-languages"' not in reader and 'hreflang="zh-CN"' not in reader
