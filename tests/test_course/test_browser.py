@@ -246,8 +246,8 @@ def test_navigation_and_search_work(tab_factory, site):
 
 
 @pytest.mark.parametrize("path", EXERCISE_PAGES)
-def test_exercise_page_offers_its_notebook(tab_factory, site, path):
-    tab = open_page(tab_factory, site, path)
+def test_exercise_page_offers_its_notebook(page_of, path):
+    tab = page_of(path)  # the page test_page_loads_offline_drawn_and_accessible loaded
     name = Path(path).stem
     links = tab.page.locator(f"a[href$='{name}.ipynb']")
     assert links.count() >= 1, "no download link for the notebook"
