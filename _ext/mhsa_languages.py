@@ -211,6 +211,11 @@ def _search_terms(app, config) -> None:
     into 子 and 空间, so a search for it finds nothing): the glossary's terms are given to it as a user dictionary."""
     if language_of(config.language) == "en":
         return
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)  # not its dictionary's loading times on every build (it sets DEBUG on import)
     words = Path(app.doctreedir) / "search_terms.txt"
     words.parent.mkdir(parents=True, exist_ok=True)
     words.write_text("".join(f"{term} 100000 n\n" for term in glossary_terms()), encoding="utf-8")
@@ -250,9 +255,6 @@ def _language_links(app, pagename, templatename, context, doctree) -> None:
 
 
 def setup(app):
-    import logging
-
-    logging.getLogger("jieba").setLevel(logging.WARNING)  # its dictionary's loading times, on every zh build
     app.connect("config-inited", _search_terms)
     app.connect("doctree-read", _translate_toc_captions, priority=100)  # before the toctree collector (500)
     app.connect("doctree-resolved", _doctree_resolved)

@@ -159,3 +159,10 @@ def test_unsandboxed_grading_does_not_ask_for_bubblewrap(tmp_path):
     args = ["-n", "grade", f"SYSTEM_ROOT={tmp_path}", "AS_ROOT="]
     assert "sudo apt-get install" in _make(args).stdout  # the check is there for a sandboxed run
     assert "sudo apt-get install" not in _make([*args, "UNSANDBOXED=1"]).stdout
+
+
+def test_make_prints_no_library_warning_or_log_noise(made):
+    """Issue 25: no library warning in make's output; jieba's dictionary log (the zh search) is silenced too."""
+    output = made.stdout + made.stderr
+    noise = re.findall(r".*(?:\b\w*Warning\b|Building prefix dict|Loading model cost).*", output)
+    assert noise == [], noise[:5]
