@@ -78,8 +78,10 @@ def merged_config(code: str) -> dict:
 # --- the interactive figures' words ------------------------------------------------------------------
 
 PLOTLY_CALL = re.compile(r"Plotly\.newPlot\(\s*")
-# What a reader reads in a Plotly figure: (path pattern, key). A key holding a string is translated.
-_TEXT_KEYS = {"label", "name", "hovertemplate", "text", "title.text"}
+_BETWEEN_ARGS = re.compile(r"\s*,?\s*")
+# The keys of a Plotly figure whose strings a reader reads: a menu button's label, a trace's name (the legend),
+# its hover template, a menu's title update; and "text" under "title" (_reads). A string elsewhere is data.
+_TEXT_KEYS = {"label", "name", "hovertemplate", "title.text"}
 
 
 def _has_words(text: str) -> bool:
@@ -96,7 +98,7 @@ def plotly_calls(html: str) -> list[tuple[int, int, list]]:
             for _ in range(4):
                 value, pos = decoder.raw_decode(html, pos)
                 args.append(value)
-                pos = re.compile(r"\s*,?\s*").match(html, pos).end()
+                pos = _BETWEEN_ARGS.match(html, pos).end()
         except json.JSONDecodeError:
             continue  # not a call plotly's to_html wrote
         found.append((match.end(), pos, args))
