@@ -166,3 +166,17 @@ def test_make_prints_no_library_warning_or_log_noise(made):
     output = made.stdout + made.stderr
     noise = re.findall(r".*(?:\b\w*Warning\b|Building prefix dict|Loading model cost).*", output)
     assert noise == [], noise[:5]
+
+
+def test_lang_on_the_command_line_picks_the_books_language_and_the_locale_does_not():
+    """`make book LANG=zh` plans the zh build; the environment's LANG (a locale) plans the English one."""
+    zh = _make(["-n", "-B", "book", "LANG=zh"])
+    assert zh.returncode == 0 and "--config _build/zh/_config.yml" in zh.stdout, zh.stderr
+    chinese_locale = subprocess.run(["make", "--no-print-directory", "-n", "-B", "book"], cwd=ROOT,
+                                    env={**tool_env(), "LANG": "zh_CN.UTF-8"}, capture_output=True, text=True, timeout=300)
+    assert chinese_locale.returncode == 0 and "jupyter-book build" in chinese_locale.stdout
+    assert "--config _build/zh" not in chinese_locale.stdout
+    for args, says in ((["LANG=fr"], "LANG=fr: the book has the languages en (the default) and zh"),
+                       (["LANG=zh", "EDITION=reader"], "the Chinese edition is the class edition")):
+        refused = _make(["-n", "book", *args])
+        assert refused.returncode != 0 and says in refused.stderr, refused.stderr
