@@ -51,7 +51,7 @@ DEMO := $(shell find tests/demo_submissions -name '*.ipynb' 2>/dev/null)
 
 .PHONY: locales all install system-packages test-packages hub-packages hub exercises book grade-demo grade where test serve lab learner-kit bench clean
 
-all: book $(STAMPS)/book-zh grade-demo where
+all: book $(STAMPS)/book-zh $(STAMPS)/exercises-zh grade-demo where
 
 # --- environment -----------------------------------------------------------------------------
 install: $(INSTALLED)
@@ -115,9 +115,9 @@ hub-packages:
 # exercises-zh/ is the same release with its instructions in Chinese (locales/zh_CN/: see the book's languages).
 CATALOGS := $(shell find locales -name '*.po' 2>/dev/null)
 EXERCISE_CATALOGS := $(filter locales/zh_CN/LC_MESSAGES/exercises/%,$(CATALOGS))
-exercises: $(STAMPS)/exercises
+exercises: $(STAMPS)/exercises $(STAMPS)/exercises-zh
 
-$(STAMPS)/exercises: $(INSTALLED) $(SOLUTIONS) nbgrader_config.py $(EXERCISE_CATALOGS) _ext/mhsa_languages.py
+$(STAMPS)/exercises: $(INSTALLED) $(SOLUTIONS) nbgrader_config.py
 	@mkdir -p $(STAMPS)
 	rm -rf _build/release
 	$(BIN)/nbgrader generate_assignment "[0-9][0-9]_*" --force --log-level=ERROR \
@@ -128,7 +128,11 @@ $(STAMPS)/exercises: $(INSTALLED) $(SOLUTIONS) nbgrader_config.py $(EXERCISE_CAT
 	  dest="exercises/$${f#_build/release/}"; mkdir -p "$$(dirname "$$dest")"; \
 	  cmp -s "$$f" "$$dest" || { cp "$$f" "$$dest.tmp" && mv "$$dest.tmp" "$$dest"; }; \
 	done
-	@# the same notebooks with their markdown in Chinese, from the catalogs (each replaced whole, as above)
+	touch $@
+
+# The same notebooks with their markdown in Chinese, from the catalogs (each replaced whole, as above). Its own
+# step: a changed translation regenerates neither the release nor the English book.
+$(STAMPS)/exercises-zh: $(STAMPS)/exercises $(EXERCISE_CATALOGS) _ext/mhsa_languages.py
 	$(BIN)/python _ext/mhsa_languages.py exercises zh exercises-zh > /dev/null
 	touch $@
 
@@ -168,11 +172,15 @@ $(STAMPS)/library: $(LIBRARY) $(RESULTS)
 	rm -rf _build/.jupyter_cache
 	touch $@
 
+# Sphinx re-reads a page only when its source changed: a changed library (above), extension or table of contents
+# changes pages whose source did not, so each of them makes a build re-read every page (--all).
+REREAD = $(if $(filter $(STAMPS)/library _ext/%.py _toc.yml,$?),--all)
+
 BOOK_INPUTS := $(INSTALLED) $(STAMPS)/exercises $(STAMPS)/library _config.yml _toc.yml references.bib \
   $(wildcard _static/*) $(wildcard _ext/*.py) $(CHAPTERS)
 
 $(STAMPS)/book: $(BOOK_INPUTS)
-	MHSA_EDITION=class $(BIN)/jupyter-book build . -W -n --keep-going $(if $(filter $(STAMPS)/library,$?),--all)
+	MHSA_EDITION=class $(BIN)/jupyter-book build . -W -n --keep-going $(REREAD)
 	touch $@
 
 # The Chinese edition: _config.yml with locales/zh_CN/_config.yml merged in (its title and language), after the
@@ -184,10 +192,9 @@ $(ZH_CONFIG): _config.yml locales/zh_CN/_config.yml _ext/mhsa_languages.py
 	$(BIN)/python _ext/mhsa_languages.py config zh $@
 
 $(STAMPS)/book-zh: $(BOOK_INPUTS) $(ZH_CONFIG) $(CATALOGS) $(STAMPS)/book
-	@# --all also when an extension changed: the toc's captions are translated as a page is read (mhsa_languages)
 	@# its log is kept: tests/test_course/test_languages.py reads there that every chapter came from the cache
 	MHSA_EDITION=class $(BIN)/jupyter-book build . --config $(ZH_CONFIG) --path-output _build/zh -W -n --keep-going \
-	  $(if $(filter $(STAMPS)/library _ext/%.py _toc.yml,$?),--all) 2>&1 | tee _build/zh/build.log
+	  $(REREAD) 2>&1 | tee _build/zh/build.log
 	rm -rf _build/html/zh.tmp && cp -R _build/zh/_build/html _build/html/zh.tmp
 	rm -rf _build/html/zh && mv _build/html/zh.tmp _build/html/zh
 	touch $@
@@ -203,8 +210,7 @@ locales: $(STAMPS)/book
 	  --line-width -1
 
 $(STAMPS)/book-reader: $(BOOK_INPUTS)
-	MHSA_EDITION=reader $(BIN)/jupyter-book build . --path-output _build/reader -W -n --keep-going \
-	  $(if $(filter $(STAMPS)/library,$?),--all)
+	MHSA_EDITION=reader $(BIN)/jupyter-book build . --path-output _build/reader -W -n --keep-going $(REREAD)
 	touch $@
 
 # --- the demo class, graded through the fast path (`make grade`: sandboxed workers, the judge) -----
@@ -256,7 +262,7 @@ lab: $(STAMPS)/exercises
 KIT := _build/learner-kit
 learner-kit: $(KIT).tar.gz
 
-$(KIT).tar.gz: $(STAMPS)/exercises $(LIBRARY) $(GRADER) $(SOLUTIONS) pyproject.toml constraints.txt
+$(KIT).tar.gz: $(STAMPS)/exercises $(STAMPS)/exercises-zh $(LIBRARY) $(GRADER) $(SOLUTIONS) pyproject.toml constraints.txt
 	rm -rf $(KIT) $@
 	$(BIN)/python -m grader.kit $(KIT)
 	tar -czf $@ -C _build learner-kit

@@ -318,11 +318,8 @@ def catalog_problems(pot_dir: Path, code: str = "zh") -> list[str]:
 
 def catalog(code: str, docname: str) -> dict[str, str]:
     """msgid -> msgstr of one page's catalog; untranslated and fuzzy messages left out."""
-    from babel.messages.pofile import read_po
-
     path = ROOT / LOCALES / LANGUAGES[code]["sphinx"] / "LC_MESSAGES" / f"{docname}.po"
-    with open(path, "rb") as f:
-        return {m.id: m.string for m in read_po(f) if m.id and m.string and not m.fuzzy}
+    return {msgid: m.string for msgid, m in read_catalog(path).items() if m.string and not m.fuzzy}
 
 
 def _markdown():
