@@ -6,6 +6,7 @@ implementations must keep every point, and every graded cell must take points fr
 """
 
 import contextlib
+import functools
 import io
 import re
 
@@ -24,6 +25,13 @@ CASES = [(a, name) for a, m in EXERCISES.items() for name in sorted(m.MUTANTS)]
 def run(assignment, functions):
     with contextlib.redirect_stdout(io.StringIO()):
         return grade(assignment, {**EXERCISES[assignment].CORRECT, **functions})
+
+
+@functools.cache
+def run_mutant(assignment: str, name: str) -> tuple:
+    """A mutant graded once (by every graded cell, hidden tests included) for the tests below that read it."""
+    mutant = EXERCISES[assignment].MUTANTS[name]
+    return tuple(run(assignment, {mutant.function: mutant.fn}))
 
 
 def test_every_exercise_has_mutants():
@@ -50,7 +58,7 @@ def test_other_correct_answers_keep_full_marks(assignment, function, fn):
 @pytest.mark.parametrize("assignment,name", CASES)
 def test_mutant_loses_points_with_a_message_naming_the_mistake(assignment, name):
     mutant = EXERCISES[assignment].MUTANTS[name]
-    failed = [o for o in run(assignment, {mutant.function: mutant.fn}) if o.error is not None]
+    failed = [o for o in run_mutant(assignment, name) if o.error is not None]
     assert failed, f"{name} kept full marks"
     messages = "\n---\n".join(f"{o.grade_id}: {o.error}" for o in failed)
     assert mutant.message in messages, f"{name}: no message names the mistake:\n{messages}"
@@ -112,7 +120,7 @@ def test_an_unfinished_notebook_fails_with_not_implemented_only(assignment):
 def test_every_graded_cell_is_failed_by_some_mutant(assignment):
     """No graded cell is dead weight: each one takes points from at least one known-wrong answer."""
     failing = {cell.grade_id: 0 for cell in graded_cells(assignment)}
-    for mutant in EXERCISES[assignment].MUTANTS.values():
-        for o in run(assignment, {mutant.function: mutant.fn}):
+    for name in EXERCISES[assignment].MUTANTS:
+        for o in run_mutant(assignment, name):
             failing[o.grade_id] += o.error is not None
     assert [cell for cell, n in failing.items() if n == 0] == []
