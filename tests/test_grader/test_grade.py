@@ -31,7 +31,9 @@ from grader import run as grading
 pytestmark = pytest.mark.slow
 A = "04_attention"
 FULL, BEN = 18.0, 9.0
-LIMITS = sandbox.Limits(cell_s=20, notebook_s=90, memory_mb=3072, processes=48)
+# A graded call of these notebooks takes milliseconds (a worker grades a whole notebook in about 0.3 s,
+# RESULTS.md): 10 s a cell leaves a wide margin on a loaded machine, and the infinite loop burns no more.
+LIMITS = sandbox.Limits(cell_s=10, notebook_s=90, memory_mb=3072, processes=48)
 
 
 def learner_copy(who: str) -> nbformat.NotebookNode:
@@ -246,6 +248,15 @@ BASED_ON_BEN = {"transformer", "monkeypatch", "reads_solutions", "writes_gradebo
                 "patches_invoker", "forges_output", "execs_python"}
 
 
+# The gradebook as `nbgrader generate_assignment` left it, before any grading: the tests that grade a copy of the
+# class afresh start from it (generating it again would start nbgrader and alembic, about 5 s, for the same file).
+GENERATED = "gradebook-as-generated.db"
+
+
+def fresh_gradebook(graded_course: Path, course: Path) -> None:
+    shutil.copy(graded_course.parent / GENERATED, course / "gradebook.db")
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     course = tmp_path_factory.mktemp("class")
@@ -254,6 +265,7 @@ def graded(tmp_path_factory):
     shutil.copytree(ROOT / "exercises", course / "exercises")
     subprocess.run(["nbgrader", "generate_assignment", A, "--force", "--log-level=ERROR"], cwd=course,
                    env={**tool_env(), "MHSA_DB_URL": ""}, check=True, capture_output=True, timeout=300)
+    shutil.copy(course / "gradebook.db", course.parent / GENERATED)
     listener = socket.create_server(("127.0.0.1", 0))  # the host's loopback: unreachable from the sandbox
     port = listener.getsockname()[1]
     threading.Thread(target=lambda: [listener.accept() for _ in range(5)], daemon=True).start()
@@ -369,10 +381,8 @@ def test_a_second_run_redoes_nothing_and_changes_nothing(graded):
 def test_a_killed_run_resumes_and_loses_nothing(graded, tmp_path):
     course, jobs, _, _ = graded
     copy_ = tmp_path / "class"
-    shutil.copytree(course, copy_, ignore=shutil.ignore_patterns("autograded", "feedback", "grades.csv"))
-    (copy_ / "gradebook.db").unlink()
-    subprocess.run(["nbgrader", "generate_assignment", A, "--force", "--log-level=ERROR"], cwd=copy_, env=tool_env(),
-                   check=True, capture_output=True, timeout=300)
+    shutil.copytree(course, copy_, ignore=shutil.ignore_patterns("autograded", "feedback", "grades.csv", "gradebook.db"))
+    fresh_gradebook(course, copy_)
     for who in [w for w in jobs if w not in ("ada", "ben", "transformer", "network")]:
         shutil.rmtree(copy_ / "submitted" / who)
     process = subprocess.Popen([sys.executable, "-m", "grader.run", "--course", str(copy_), "--workers", "1"],
@@ -424,23 +434,16 @@ c.CourseDirectory.db_url = "sqlite:///{root}/gradebook.db"
 """
 
 
-def _plain_course(root: Path, config: str | None, who: tuple[str, ...] = ("ada", "ben", "monkeypatch")
-                  ) -> dict[str, float]:
+def _stock_course(root: Path) -> float:
+    """The monkeypatch attack graded by stock nbgrader (STOCK_CONFIG: nbgrader's own preprocessors), with its
+    feedback; its score."""
     root.mkdir()
     shutil.copytree(ROOT / "solutions", root / "solutions")
     shutil.copytree(ROOT / "exercises", root / "exercises")
-    if config is None:
-        shutil.copy(ROOT / "nbgrader_config.py", root)
-    else:
-        (root / "nbgrader_config.py").write_text(config.format(root=str(root)))
-    learners = {"ada": learner_copy("ada"), "ben": learner_copy("ben"),
-                "monkeypatch": with_cell(learner_copy("ben"), MONKEYPATCH, before="scaled_dot_product_attention")}
-    for name, nb in learners.items():
-        if name not in who:
-            continue
-        folder = root / "submitted" / name / A
-        folder.mkdir(parents=True)
-        nbformat.write(nb, folder / f"{A}.ipynb")
+    (root / "nbgrader_config.py").write_text(STOCK_CONFIG.format(root=str(root)))
+    folder = root / "submitted" / "monkeypatch" / A
+    folder.mkdir(parents=True)
+    nbformat.write(with_cell(learner_copy("ben"), MONKEYPATCH, before="scaled_dot_product_attention"), folder / f"{A}.ipynb")
     env = {**tool_env(), "MHSA_DB_URL": ""}
     for args in (["generate_assignment", A, "--force"], ["autograde", A], ["generate_feedback", A]):
         subprocess.run(["nbgrader", *args, "--log-level=ERROR"], cwd=root, env=env, check=True, capture_output=True,
@@ -448,7 +451,7 @@ def _plain_course(root: Path, config: str | None, who: tuple[str, ...] = ("ada",
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
-        return {s.student.id: s.score for s in gb.assignment_submissions(A)}
+        return {s.student.id: s.score for s in gb.assignment_submissions(A)}["monkeypatch"]
 
 
 MONKEYPATCH = ("import mhsa_ref.checks._core as core\n"
@@ -458,18 +461,18 @@ MONKEYPATCH = ("import mhsa_ref.checks._core as core\n"
 def test_plain_nbgrader_autograde_uses_the_judge(tmp_path, plain_graded):
     """With the repo's config, `nbgrader autograde` is fooled by nothing that fools it with a stock config.
 
-    The stock course grades ben and the monkeypatch attack (ben's answers with every comparison made to
-    pass); they and ada are in the attack class that plain_graded grades with the repo's config.
+    The stock course grades the monkeypatch attack (ben's answers with every comparison made to pass); it,
+    ben and ada are in the attack class that plain_graded grades with the repo's config.
     """
-    stock = _plain_course(tmp_path / "stock", STOCK_CONFIG, who=("ben", "monkeypatch"))
-    assert stock["monkeypatch"] > BEN  # the attack works on stock nbgrader: the test below can fail
+    assert _stock_course(tmp_path / "stock") > BEN  # the attack works on stock nbgrader: the test below can fail
     plain, _, ours, _ = plain_graded
     assert {who: ours[who] for who in ("ada", "ben", "monkeypatch")} == {"ada": FULL, "ben": BEN, "monkeypatch": BEN}
     feedback = _feedback(plain, "ben")
     assert "exp overflowed" in feedback and "BEGIN HIDDEN TESTS" not in feedback
     assert "check.softmax_stability(" not in feedback  # a hidden check's call, shown by stock feedback
-    stock_feedback = (tmp_path / "stock" / "feedback" / "ben" / A / f"{A}.html").read_text()
-    assert "check.softmax_stability(" in stock_feedback  # and stock feedback shows it: the line above can fail
+    # and stock feedback shows it (to the attacker too: their notebook is ben's and one cell): the line above can fail
+    stock_feedback = (tmp_path / "stock" / "feedback" / "monkeypatch" / A / f"{A}.html").read_text()
+    assert "check.softmax_stability(" in stock_feedback
 
 
 def _feedback(plain: Path, who: str) -> str:
@@ -493,9 +496,8 @@ def plain_graded(graded, tmp_path_factory):
                                                                 record.NAME))
     with open(plain / "nbgrader_config.py", "a") as config:
         config.write(f"\nc.JudgedExecute.limits = {LIMITS.as_dict()!r}\nc.JudgedExecute.workers = 2\n")
+    fresh_gradebook(course, plain)
     env = {**tool_env(), "MHSA_DB_URL": ""}
-    subprocess.run(["nbgrader", "generate_assignment", A, "--force", "--log-level=ERROR"], cwd=plain, env=env,
-                   check=True, capture_output=True, timeout=300)
     result = subprocess.run(["nbgrader", "autograde", A, "--log-level=WARN"], cwd=plain, env=env,
                             capture_output=True, text=True, timeout=900)
     from nbgrader.api import Gradebook
@@ -549,7 +551,7 @@ def test_plain_nbgrader_feedback_shows_the_verdicts_of_repaired_notebooks(plain_
 # --- the worker imports the mhsa_ref the grader bound, wherever the course folder is -----------------------
 
 
-def test_a_copy_of_the_course_grades_with_its_own_mhsa_ref(tmp_path):
+def test_a_copy_of_the_course_grades_with_its_own_mhsa_ref(graded, tmp_path):
     """`python -m grader.run` in a copy of the course imports the copy's mhsa_ref: so must its workers."""
     copy_ = tmp_path / "course-copy"
     copy_.mkdir()
@@ -558,8 +560,7 @@ def test_a_copy_of_the_course_grades_with_its_own_mhsa_ref(tmp_path):
     core = copy_ / "mhsa_ref" / "checks" / "_core.py"
     core.write_text(core.read_text().replace('line = f"✔ ', 'line = f"(graded by the copy) ✔ '))
     shutil.copy(ROOT / "nbgrader_config.py", copy_)
-    subprocess.run(["nbgrader", "generate_assignment", A, "--force", "--log-level=ERROR"], cwd=copy_,
-                   env={**tool_env(), "MHSA_DB_URL": ""}, check=True, capture_output=True, timeout=300)
+    fresh_gradebook(graded[0], copy_)
     folder = copy_ / "submitted" / "ada" / A
     folder.mkdir(parents=True)
     nbformat.write(learner_copy("ada"), folder / f"{A}.ipynb")
