@@ -300,6 +300,10 @@ def test_lab_runs_an_exercise_and_its_widgets_respond(tab_factory, lab):
     sentence.wait_for(timeout=180000)  # the explorer trains word2vec first (a few seconds)
     for control in ("causal mask", "d_k", "temperature"):
         assert page.locator(".jupyter-widgets", has_text=control).count() >= 1, f"no {control!r} control"
+    # Run All done (no cell waiting or running, "[*]"): the explorer drew its first picture and the kernel is free
+    # to answer the text box; typed before that, the sentence waits behind the run (or is taken for the first)
+    page.wait_for_function("() => ![...document.querySelectorAll('.jp-InputArea-prompt')]"
+                           ".some(p => p.textContent.includes('*'))", timeout=180000)
     picture = page.locator(".jp-OutputArea-output img").last
     picture.wait_for(timeout=60000)
     before = picture.get_attribute("src")
