@@ -240,7 +240,11 @@ where: $(STAMPS)/grade-demo
 # the built site share one `make` (conftest.py: made). One PyTorch thread per process: the workers and
 # the kernels, graders and servers they start already fill the cores, and two threads each made every
 # process wait on the others (a notebook run took 648 s for 45 s of work, RESULTS.md, issue 28).
+# The course's own modules are compiled first, as the install compiles the libraries: the suite starts some
+# hundreds of Pythons (kernels, graders, nbgrader), and where PYTHONDONTWRITEBYTECODE is set none of them
+# would keep what it compiled.
 test: test-packages $(INSTALLED) hub/node_modules/.bin/configurable-http-proxy
+	$(BIN)/python -m compileall -q -j 0 mhsa_ref grader tests _ext hub > /dev/null
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n auto --dist loadfile --no-loadscope-reorder
 
 # The built site on loopback, as any static host would serve it (PORT=8000 by default).
