@@ -28,8 +28,10 @@ VENV_BIN = ROOT / ".venv" / "bin"
 
 
 # `make test` hands whole files to pytest-xdist's workers in this order (--dist loadfile
-# --no-loadscope-reorder): the longest first, so no long file starts last and holds up the end.
-LONGEST_FIRST = ("test_pipeline.py", "test_book.py", "test_grade.py", "test_learner_kit.py", "test_hub.py",
+# --no-loadscope-reorder): the longest first, so no long file starts last and holds up the end. The first two
+# start together: test_book.py runs the suite's `make` (conftest.py: made) and test_grade.py needs none of it;
+# test_pipeline.py, which reads what `make` graded, went first once and waited 50 s for it on an idle core.
+LONGEST_FIRST = ("test_grade.py", "test_book.py", "test_pipeline.py", "test_learner_kit.py", "test_hub.py",
                  "test_browser.py", "test_dask.py", "test_judge.py", "test_postgres.py", "test_checks.py", "test_bans.py",
                  "test_editions.py")
 
