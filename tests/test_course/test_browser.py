@@ -17,6 +17,7 @@ import http.server
 import json
 import re
 import shutil
+import sys
 import threading
 from pathlib import Path
 
@@ -94,11 +95,18 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class _Host(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        """A browser that closes a tab while a file is on its way is no error of the site; anything else is printed."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 @pytest.fixture(scope="module")
 def site(made, tmp_path_factory):
     host = tmp_path_factory.mktemp("static-host")
     shutil.copytree(HTML, host / "course")  # a copy in a sub-folder: every link must be relative
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(host)))
+    server = _Host(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(host)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}/course/"
     server.shutdown()
