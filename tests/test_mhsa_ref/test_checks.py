@@ -77,11 +77,13 @@ def test_each_learner_function_has_at_least_three_mutants(assignment):
         assert sum(m.function == function for m in module.MUTANTS.values()) >= (2 if is_answer(function) else 3), function
 
 
-def visible_failures(assignment: str, functions: dict) -> set[str]:
-    """The graded cells that fail in the learner's copy, where the hidden tests are left out."""
+def visible_failures(assignment: str, functions: dict, *, answered: bool = True) -> set[str]:
+    """The graded cells that fail in the learner's copy, where the hidden tests are left out: the correct answers,
+    `functions` in place of some, and with `answered=False` no question's `answer_…` defined."""
     namespace: dict = {}
     exec(compile(setup_source(assignment), f"<{assignment} setup>", "exec"), namespace)
-    namespace.update({**EXERCISES[assignment].CORRECT, **functions})
+    correct = {name: fn for name, fn in EXERCISES[assignment].CORRECT.items() if answered or not is_answer(name)}
+    namespace.update({**correct, **functions})
     failed = set()
     for cell in graded_cells(assignment):
         visible = re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", "", cell.source, flags=re.S)
@@ -101,6 +103,19 @@ def test_visible_cells_already_catch_the_common_mistakes(assignment):
     for name in module.VISIBLE:
         mutant = module.MUTANTS[name]
         assert visible_failures(assignment, {mutant.function: mutant.fn}), f"{name} passes every visible check"
+
+
+@pytest.mark.parametrize("assignment", sorted(EXERCISES))
+def test_an_untouched_notebook_fails_a_visible_check(assignment):
+    """Validate (visible checks only) cannot pass a learner copy as released: every function a stub that raises
+    NotImplementedError, no question answered. (`nbgrader validate` itself: test_lab.py, test_learner_kit.py.)"""
+    def todo(*args, **kwargs):
+        raise NotImplementedError()
+
+    stubs = {f: todo for f in EXERCISES[assignment].CORRECT if not is_answer(f)}
+    failed = visible_failures(assignment, stubs, answered=False)
+    assert failed, f"{assignment}: an untouched notebook passes every visible check"
+    assert any("(answer_" in c.source for c in graded_cells(assignment) if c.grade_id in failed)  # a question's too
 
 
 @pytest.mark.parametrize("assignment", sorted(EXERCISES))
