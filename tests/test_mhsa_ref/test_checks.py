@@ -77,6 +77,14 @@ def test_each_learner_function_has_at_least_three_mutants(assignment):
         assert sum(m.function == function for m in module.MUTANTS.values()) >= (2 if is_answer(function) else 3), function
 
 
+def stubs(assignment: str) -> dict:
+    """Every learner function of an untouched learner copy: a stub that raises NotImplementedError."""
+    def todo(*args, **kwargs):
+        raise NotImplementedError()
+
+    return {f: todo for f in EXERCISES[assignment].CORRECT if not is_answer(f)}
+
+
 def visible_failures(assignment: str, functions: dict, *, answered: bool = True) -> set[str]:
     """The graded cells that fail in the learner's copy, where the hidden tests are left out: the correct answers,
     `functions` in place of some, and with `answered=False` no question's `answer_…` defined."""
@@ -109,24 +117,16 @@ def test_visible_cells_already_catch_the_common_mistakes(assignment):
 def test_an_untouched_notebook_fails_a_visible_check(assignment):
     """Validate (visible checks only) cannot pass a learner copy as released: every function a stub that raises
     NotImplementedError, no question answered. (`nbgrader validate` itself: test_lab.py, test_learner_kit.py.)"""
-    def todo(*args, **kwargs):
-        raise NotImplementedError()
-
-    stubs = {f: todo for f in EXERCISES[assignment].CORRECT if not is_answer(f)}
-    failed = visible_failures(assignment, stubs, answered=False)
+    failed = visible_failures(assignment, stubs(assignment), answered=False)
     assert failed, f"{assignment}: an untouched notebook passes every visible check"
     assert any("(answer_" in c.source for c in graded_cells(assignment) if c.grade_id in failed)  # a question's too
 
 
 @pytest.mark.parametrize("assignment", sorted(EXERCISES))
 def test_an_unfinished_notebook_fails_with_not_implemented_only(assignment):
-    def todo(*args, **kwargs):
-        raise NotImplementedError()
-
     # An unanswered question leaves its `answer_…` undefined (its cell raised NotImplementedError).
-    module = EXERCISES[assignment]
     with contextlib.redirect_stdout(io.StringIO()):
-        outcomes = grade(assignment, {f: todo for f in module.CORRECT if not is_answer(f)})
+        outcomes = grade(assignment, stubs(assignment))
     assert all(isinstance(o.error, NotImplementedError)
                or (isinstance(o.error, NameError) and is_answer(str(o.error.name))) for o in outcomes)
 
